@@ -1,0 +1,59 @@
+# hnnbench — every target creates .venv and installs the project when it is missing.
+#
+# TORCH is the one knob for the torch build: the default pins the CPU release that
+# `pip` finds on this kind of machine; on a GPU machine use e.g.
+#   make install TORCH="torch --index-url https://download.pytorch.org/whl/cu128"
+# and on a CPU-only machine without a local wheel
+#   make install TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: install test test-slow lint format bench report paper-lite paper perf clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] < (3, 14), \
+	  f"hnnbench needs Python 3.10-3.13 (Hydra 1.3 does not start on 3.14); got {sys.version.split()[0]}"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e '.[dev,launchers]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/python -m pytest -q $(ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/hnnbench -m experiment=bench $(ARGS)
+	$(BIN)/hnnbench-report results/bench
+
+report: $(STAMP)
+	$(BIN)/hnnbench-report $(or $(RESULTS),results)
+
+paper-lite: $(STAMP)
+	$(BIN)/python -m hnnbench.paper --lite $(ARGS)
+
+paper: $(STAMP)
+	$(BIN)/python -m hnnbench.paper $(ARGS)
+
+perf: $(STAMP)
+	$(BIN)/python benchmarks/perf.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,115 @@
+"""Datasets: uniform box sampling, exact targets ẋ = J∇H, optional noise, rollout initial states.
+
+Seeds are separate: the data seed draws train and test points, the evaluation seed draws the
+rollout initial conditions, and the model seed (used by the trainers) draws the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hnnbench.ground_truth import stays_inside
+from systems import HamiltonianSystem
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Training and test points with exact (training: possibly noisy) targets."""
+
+    x_train: np.ndarray  # (N, 2n)
+    xdot_train: np.ndarray  # (N, 2n), J∇H plus noise
+    H_train: np.ndarray | None  # (N,), true H: only the SWIM oracle may look at it
+    x_test: np.ndarray  # (N_test, 2n)
+    xdot_test: np.ndarray  # (N_test, 2n)
+    grad_test: np.ndarray  # (N_test, 2n)
+    H_test: np.ndarray  # (N_test,)
+    anchor: np.ndarray  # (2n,)
+    anchor_H: float
+    domain: np.ndarray  # (2n, 2) box the points were drawn from
+
+
+def sample_box(domain: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` points i.i.d. uniform in the box ``domain`` of shape (dim, 2)."""
+    low, high = domain[:, 0], domain[:, 1]
+    return low + (high - low) * rng.random((count, len(low)))
+
+
+def make_dataset(
+    system: HamiltonianSystem,
+    train_points: int,
+    test_points: int,
+    data_seed: int,
+    noise_std: float = 0.0,
+) -> Dataset:
+    """Draw train then test points from one generator seeded by ``data_seed``."""
+    if train_points < 2:
+        raise ValueError(f"train_points={train_points} must be >= 2")
+    if test_points < 1:
+        raise ValueError(f"test_points={test_points} must be >= 1")
+    if noise_std < 0:
+        raise ValueError(f"noise_std={noise_std} must be >= 0")
+    rng = np.random.default_rng(data_seed)
+    x_train = sample_box(system.domain, train_points, rng)
+    x_test = sample_box(system.domain, test_points, rng)
+    xdot_train = system.vector_field(x_train)
+    if noise_std > 0:
+        xdot_train = xdot_train + noise_std * rng.standard_normal(xdot_train.shape)
+    grad_test = system.grad_H(x_test)
+    return Dataset(
+        x_train=x_train,
+        xdot_train=xdot_train,
+        H_train=system.H(x_train),
+        x_test=x_test,
+        xdot_test=system.vector_field(x_test),
+        grad_test=grad_test,
+        H_test=system.H(x_test),
+        anchor=system.anchor,
+        anchor_H=system.anchor_H,
+        domain=system.domain,
+    )
+
+
+def inside(domain: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """Which states (..., R, 2n) lie inside the box, reduced over the last axis."""
+    return np.all((states >= domain[:, 0]) & (states <= domain[:, 1]), axis=-1)
+
+
+def rollout_initial_states(
+    system: HamiltonianSystem,
+    count: int,
+    horizon: float,
+    eval_seed: int,
+    shrink: float = 0.5,
+    max_rounds: int = 8,
+) -> np.ndarray:
+    """Initial states whose TRUE trajectory stays inside the domain over ``[0, horizon]``.
+
+    Rule: candidates are drawn uniformly from the domain box shrunk about its centre by the
+    factor ``shrink``; a candidate is kept only if its reference trajectory (DOP853, stopped
+    at the first exit) stays inside the domain over the whole horizon. Each round draws 4·count
+    candidates; after a round that keeps fewer than needed, ``shrink`` is halved. Deterministic
+    per ``eval_seed``. Raises if ``max_rounds`` rounds do not find enough.
+    """
+    if count < 1:
+        raise ValueError(f"rollout count={count} must be >= 1")
+    if horizon <= 0:
+        raise ValueError(f"horizon={horizon} must be > 0")
+    rng = np.random.default_rng(eval_seed)
+    centre = system.domain.mean(axis=1)
+    half = (system.domain[:, 1] - system.domain[:, 0]) / 2
+    kept: list[np.ndarray] = []
+    for _ in range(max_rounds):
+        box = np.column_stack([centre - shrink * half, centre + shrink * half])
+        candidates = sample_box(box, 4 * count, rng)
+        for candidate in candidates:
+            if stays_inside(system, candidate, system.domain, horizon):
+                kept.append(candidate)
+                if len(kept) == count:
+                    return np.array(kept)
+        shrink /= 2
+    raise RuntimeError(
+        f"found only {len(kept)} of {count} rollout initial states of {system.name} that stay "
+        f"in the domain for horizon {horizon}; use a shorter horizon"
+    )

@@ -1,0 +1,99 @@
+"""Test errors and rollout metrics, identical for every trainer (they only see the network).
+
+* test rel-L2 of H, ∇H and ẋ:  ‖y − ŷ‖₂ / ‖y‖₂ over all test points (and components).
+* rollouts from R initial states over [0, T]: the learned and the true vector field are integrated
+  with the SAME fixed-step integrator and step; the tight reference (DOP853) is recorded too.
+  - relative trajectory error e(t) = ‖x̂(t) − x(t)‖ / ‖x(t)‖ (norms over all states and
+    coordinates at time t; x = the true field under the same integrator),
+  - energy drift max_t |H(x̂(t)) − H(x̂(0))| / max(|H(x̂(0))|, floor), using the TRUE H,
+  - valid prediction time: first t with e(t) > threshold (T when never exceeded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hnnbench.data import Dataset
+from hnnbench.ground_truth import true_trajectories
+from hnnbench.integrators import integrate
+from hnnbench.network import HamiltonianNet
+from systems import HamiltonianSystem
+
+#: at most about this many points of each curve are stored in a run record
+CURVE_POINTS = 200
+
+
+def rel_l2(true: np.ndarray, predicted: np.ndarray) -> float:
+    """‖true − predicted‖₂ / ‖true‖₂ over all entries (inf when predicted is not finite)."""
+    if not np.all(np.isfinite(predicted)):
+        return float("inf")
+    return float(np.linalg.norm(predicted - true) / np.linalg.norm(true))
+
+
+def test_errors(net: HamiltonianNet, data: Dataset) -> dict[str, float]:
+    return {
+        "test_H_rel_l2": rel_l2(data.H_test, net.predict_H(data.x_test)),
+        "test_grad_rel_l2": rel_l2(data.grad_test, net.predict_grad(data.x_test)),
+        "test_xdot_rel_l2": rel_l2(data.xdot_test, net.predict_vector_field(data.x_test)),
+    }
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    initial_states: np.ndarray  # (R, 2n)
+    horizon: float
+    dt: float
+    integrator: str = "rk4"
+    threshold: float = 0.1
+    energy_floor: float = 1e-8
+
+
+def relative_error_curve(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """e(t) over a batch of trajectories (K, R, 2n) → (K,)."""
+    scale = np.maximum(np.linalg.norm(true.reshape(len(true), -1), axis=1), 1e-300)
+    error = np.linalg.norm((predicted - true).reshape(len(true), -1), axis=1) / scale
+    return np.where(np.isfinite(error), error, np.inf)
+
+
+def drift_curve(system: HamiltonianSystem, states: np.ndarray, floor: float) -> np.ndarray:
+    """max over trajectories of |H(x(t)) − H(x(0))| / max(|H(x(0))|, floor), per time (K,)."""
+    with np.errstate(all="ignore"):
+        energy = system.H(states.reshape(-1, states.shape[-1])).reshape(states.shape[:2])
+        drift = np.abs(energy - energy[0]) / np.maximum(np.abs(energy[0]), floor)
+    return np.max(np.where(np.isfinite(drift), drift, np.inf), axis=1)
+
+
+def valid_time(times: np.ndarray, error: np.ndarray, threshold: float) -> float:
+    beyond = np.nonzero(error > threshold)[0]
+    return float(times[beyond[0]]) if beyond.size else float(times[-1])
+
+
+def rollout_metrics(
+    net: HamiltonianNet, system: HamiltonianSystem, settings: RolloutSettings
+) -> dict[str, Any]:
+    x0 = settings.initial_states
+    args = (x0, settings.horizon, settings.dt, settings.integrator)
+    times, learned = integrate(net.predict_vector_field, *args)
+    _, truth = integrate(system.vector_field, *args)
+    reference = true_trajectories(system, x0, times)
+    error = relative_error_curve(learned, truth)
+    floor = settings.energy_floor
+    drift = drift_curve(system, learned, floor)
+    keep = slice(None, None, max(1, len(times) // CURVE_POINTS))  # curves stored thinned
+    return {
+        "rollout_times": times[keep].tolist(),
+        "rollout_rel_error_curve": error[keep].tolist(),
+        "rollout_rel_error_final": float(error[-1]),
+        "rollout_rel_error_mean": float(np.mean(error)),
+        "energy_drift": float(np.max(drift)),
+        "energy_drift_curve": drift[keep].tolist(),
+        "energy_drift_true_integrator": float(np.max(drift_curve(system, truth, floor))),
+        "valid_prediction_time": valid_time(times, error, settings.threshold),
+        "integrator_error_vs_reference": float(relative_error_curve(truth, reference)[-1]),
+        "rollout_initial_states": x0.tolist(),
+        "rollout_example_learned": learned[keep, 0].tolist(),
+        "rollout_example_true": reference[keep, 0].tolist(),
+    }

@@ -1,0 +1,171 @@
+"""Sampled (backprop-free) training: hidden layer drawn from data, last layer by least squares.
+
+Hidden layer (method):
+* ``elm``    W_kj ~ N(0, 1), b_j ~ U(a, b) with a, b the smallest and largest domain limits.
+* ``uswim``  pairs of training points (x_from, x_to) chosen uniformly among candidates.
+* ``swim``   pairs chosen with probability ∝ |H(x_to) − H(x_from)| / d using the TRUE H at the
+             training points (an oracle, kept as a reference).
+* ``aswim``  U-SWIM fit → Ĥ at the training points → SWIM probabilities from Ĥ over the same
+             candidate pairs → new hidden layer → second fit.
+
+For a pair, d = ‖x_to − x_from‖ (clipped at 1e-10), s2 = artanh(½) = ½ ln 3, s1 = 2 s2,
+w = s1 (x_to − x_from) / d², b = −w·x_from − s2, so tanh(w·x_from + b) = −½ and
+tanh(w·x_to + b) = +½. N·max(1, ⌈M/N⌉) candidate pairs are drawn; M distinct ones are chosen.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from hnnbench.data import Dataset
+from hnnbench.network import HamiltonianNet
+from hnnbench.trainers.lstsq import GradientLeastSquares, check_solver, solve
+
+METHODS = ("elm", "uswim", "swim", "aswim")
+SCALE_OFFSET = 0.5 * math.log(3.0)  # s2 = artanh(1/2)
+SCALE_SLOPE = 2 * SCALE_OFFSET  # s1
+
+
+def candidate_pairs(n_points: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """N·max(1, ⌈M/N⌉) index pairs (from, to) with to ≠ from, shape (K, 2)."""
+    count = n_points * max(1, math.ceil(width / n_points))
+    start = rng.integers(0, n_points, size=count)
+    # an offset in 1..N-1 makes x_to ≠ x_from without rejection
+    end = (start + rng.integers(1, n_points, size=count)) % n_points
+    return np.column_stack([start, end])
+
+
+def pair_probabilities(x: np.ndarray, values: np.ndarray | None, pairs: np.ndarray) -> np.ndarray:
+    """SWIM probabilities |ΔH| / d over candidate pairs; uniform when values is None or all 0."""
+    if values is None:
+        return np.full(len(pairs), 1.0 / len(pairs))
+    dist = np.maximum(np.linalg.norm(x[pairs[:, 1]] - x[pairs[:, 0]], axis=1), 1e-10)
+    weight = np.abs(values[pairs[:, 1]] - values[pairs[:, 0]]) / dist
+    total = weight.sum()
+    if not np.isfinite(total) or total <= 0:
+        return np.full(len(pairs), 1.0 / len(pairs))
+    return weight / total
+
+
+def choose_pairs(
+    pairs: np.ndarray, probabilities: np.ndarray, width: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``width`` distinct candidates, drawn by probability with duplicates redrawn."""
+    available = int(np.count_nonzero(probabilities))
+    if available < width:
+        raise ValueError(
+            f"only {available} candidate pairs have non-zero probability but hidden_width={width}; "
+            f"use more training points or a smaller width"
+        )
+    chosen = rng.choice(len(pairs), size=width, replace=False, p=probabilities)
+    return pairs[chosen]
+
+
+def pair_weights(x: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hidden weights and biases that map x_from to tanh = −½ and x_to to tanh = +½."""
+    x_from, x_to = x[pairs[:, 0]], x[pairs[:, 1]]
+    delta = x_to - x_from
+    dist_sq = np.maximum(np.sum(delta**2, axis=1), 1e-20)  # d clipped at 1e-10
+    weight = SCALE_SLOPE * delta / dist_sq[:, None]
+    bias = -np.sum(weight * x_from, axis=1) - SCALE_OFFSET
+    return weight, bias
+
+
+def elm_weights(
+    domain: np.ndarray, dim: int, width: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Data-agnostic ELM layer: W ~ N(0, 1), b ~ U(min limit, max limit)."""
+    weight = rng.standard_normal((width, dim))
+    bias = rng.uniform(domain.min(), domain.max(), size=width)
+    return weight, bias
+
+
+class SampledTrainer:
+    """Sample the hidden layer, solve the last layer; ``fit(dataset)`` returns the network.
+
+    After ``fit``, ``fit_info_`` holds what ran: method, solver, effective rank(s).
+    """
+
+    def __init__(
+        self,
+        hidden_width: int,
+        method: str = "aswim",
+        solver: str = "qr_svd",
+        rcond: float = 1e-13,
+        model_seed: int = 992472,
+        device: str = "cpu",
+        dtype: str = "float64",
+    ) -> None:
+        if method not in METHODS:
+            raise ValueError(f"unknown sampling method {method!r}; allowed: {list(METHODS)}")
+        if hidden_width < 1:
+            raise ValueError(f"hidden_width={hidden_width} must be >= 1")
+        if not 0 < rcond < 1:
+            raise ValueError(f"rcond={rcond} must be in (0, 1)")
+        self.hidden_width = int(hidden_width)
+        self.method = method
+        self.solver = check_solver(solver)
+        self.rcond = float(rcond)
+        self.model_seed = int(model_seed)
+        self.device = device
+        self.dtype = dtype
+        self.fit_info_: dict[str, Any] = {}
+
+    def fit(self, data: Dataset) -> HamiltonianNet:
+        if self.method == "swim" and data.H_train is None:
+            raise ValueError(
+                "method 'swim' is an oracle: it needs the true H at the training points "
+                "(dataset.H_train), which this dataset does not have; use 'aswim' or 'uswim'"
+            )
+        rng = np.random.default_rng(self.model_seed)
+        net = HamiltonianNet(
+            data.x_train.shape[1], self.hidden_width, getattr(torch, self.dtype), self.device
+        )
+        x = net.as_tensor(data.x_train)
+        xdot = net.as_tensor(data.xdot_train)
+        ranks: list[int] = []
+        if self.method == "elm":
+            weights = elm_weights(data.domain, x.shape[1], self.hidden_width, rng)
+        else:
+            pairs = candidate_pairs(len(data.x_train), self.hidden_width, rng)
+            values = data.H_train if self.method == "swim" else None
+            probabilities = pair_probabilities(data.x_train, values, pairs)
+            weights = pair_weights(
+                data.x_train, choose_pairs(pairs, probabilities, self.hidden_width, rng)
+            )
+            if self.method == "aswim":
+                ranks.append(self._solve_last_layer(net, weights, x, xdot, data))
+                estimate = net.predict_H(x)
+                probabilities = pair_probabilities(data.x_train, estimate, pairs)
+                weights = pair_weights(
+                    data.x_train, choose_pairs(pairs, probabilities, self.hidden_width, rng)
+                )
+        ranks.append(self._solve_last_layer(net, weights, x, xdot, data))
+        self.fit_info_ = {
+            "method": self.method,
+            "solver": self.solver,
+            "rcond": self.rcond,
+            "effective_rank": ranks[-1],
+            "effective_ranks": ranks,
+        }
+        return net
+
+    def _solve_last_layer(
+        self,
+        net: HamiltonianNet,
+        weights: tuple[np.ndarray, np.ndarray],
+        x: torch.Tensor,
+        xdot: torch.Tensor,
+        data: Dataset,
+    ) -> int:
+        """Set hidden weights, solve for c, then c_0 from the anchor; return the effective rank."""
+        hidden_weight, hidden_bias = net.as_tensor(weights[0]), net.as_tensor(weights[1])
+        problem = GradientLeastSquares(x, xdot, hidden_weight, hidden_bias)
+        solution = solve(self.solver, problem, self.rcond)
+        net.set_weights(hidden_weight, hidden_bias, solution.coef, 0.0)
+        net.shift_to_anchor(data.anchor, data.anchor_H)
+        return solution.effective_rank

@@ -1,0 +1,33 @@
+"""Hamiltonian systems with analytic H and ∇H: ``get(name, **params)`` and ``names()``.
+
+Adding a system: one new file here defining a ``HamiltonianSystem`` subclass, one line in
+``_REGISTRY`` below, and one YAML in ``conf/system/``.
+"""
+
+from typing import Any
+
+from systems.base import HamiltonianSystem, apply_J, symplectic_matrix, validate_domain
+from systems.double_pendulum import DoublePendulum
+from systems.henon_heiles import HenonHeiles
+from systems.lotka_volterra import LotkaVolterra
+from systems.pendulum import Pendulum
+from systems.spring import Spring
+
+_REGISTRY: dict[str, type[HamiltonianSystem]] = {
+    cls.name: cls for cls in (Pendulum, Spring, HenonHeiles, DoublePendulum, LotkaVolterra)
+}
+
+
+def names() -> list[str]:
+    """Names of every registered system, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str, **params: Any) -> HamiltonianSystem:
+    """Build the system ``name`` with its parameters (and optionally ``domain=[[lo, hi], ...]``)."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown system {name!r}; allowed: {names()}")
+    return _REGISTRY[name](**params)
+
+
+__all__ = ["HamiltonianSystem", "apply_J", "get", "names", "symplectic_matrix", "validate_domain"]
