@@ -6,7 +6,7 @@ rollout initial conditions, and the model seed (used by the trainers) draws the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,6 +28,20 @@ class Dataset:
     anchor: np.ndarray  # (2n,)
     anchor_H: float
     domain: np.ndarray  # (2n, 2) box the points were drawn from
+
+    def head(self, count: int) -> Dataset:
+        """The first ``count`` training and test points (a tiny copy for warm-up fits)."""
+        train, test = slice(0, count), slice(0, count)
+        return replace(
+            self,
+            x_train=self.x_train[train],
+            xdot_train=self.xdot_train[train],
+            H_train=None if self.H_train is None else self.H_train[train],
+            x_test=self.x_test[test],
+            xdot_test=self.xdot_test[test],
+            grad_test=self.grad_test[test],
+            H_test=self.H_test[test],
+        )
 
 
 def sample_box(domain: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -82,7 +82,7 @@ def rollout_metrics(
     error = relative_error_curve(learned, truth)
     floor = settings.energy_floor
     drift = drift_curve(system, learned, floor)
-    keep = slice(None, None, max(1, len(times) // CURVE_POINTS))  # curves stored thinned
+    keep = slice(None, None, -(-len(times) // CURVE_POINTS))  # curves stored thinned
     return {
         "rollout_times": times[keep].tolist(),
         "rollout_rel_error_curve": error[keep].tolist(),

@@ -1,0 +1,3 @@
+from hnnbench.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""Device, threads and dtype set-up, and capture of the environment a run ran in."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float32", "float64")
+
+
+def check_hardware(device: str, dtype: str, threads: int | None) -> None:
+    """Reject bad hardware settings before any work starts."""
+    if device not in DEVICES:
+        raise ValueError(f"device={device!r} is not supported; allowed: {list(DEVICES)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "device='cuda' was asked for but no CUDA GPU is available; use hardware=cpu"
+        )
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype={dtype!r} is not supported; allowed: {list(DTYPES)}")
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads={threads} must be >= 1 (or null for all cores)")
+
+
+def apply_threads(threads: int | None) -> int:
+    """Set torch's and the BLAS libraries' thread counts; return the count in effect."""
+    count = int(threads) if threads else (os.cpu_count() or 1)
+    torch.set_num_threads(count)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(count)
+    except ImportError:  # numpy's BLAS then follows OMP/OPENBLAS_NUM_THREADS
+        pass
+    return torch.get_num_threads()
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_commit() -> str | None:
+    """The hnnbench checkout's commit (with '-dirty' when it has uncommitted changes)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("-dirty" if dirty else "")
+
+
+def blas_info() -> dict[str, Any]:
+    info: dict[str, Any] = {"torch": "mkl" if torch.backends.mkl.is_available() else "other"}
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["numpy"] = [
+            {k: lib.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+            for lib in threadpool_info()
+            if lib.get("user_api") == "blas"
+        ]
+    except ImportError:
+        pass
+    return info
+
+
+def environment() -> dict[str, Any]:
+    """Versions, CPU, GPU, BLAS and commit, stored in every run record."""
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpu_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cuda": torch.version.cuda,
+        "blas": blas_info(),
+        "hnnbench_commit": git_commit(),
+        **{
+            name: package_version(name)
+            for name in ("torch", "numpy", "scipy", "hydra-core", "omegaconf", "codecarbon")
+        },
+    }

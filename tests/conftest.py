@@ -1,0 +1,56 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "conf"
+
+
+def hnnbench_command() -> list[str]:
+    """The console script when installed next to this Python, else ``python -m hnnbench``."""
+    script = Path(sys.executable).with_name("hnnbench")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "hnnbench"]
+
+
+def run_hnnbench(args: list[str], tmp_path: Path, **kwargs) -> subprocess.CompletedProcess:
+    # the checkout under test first, so subprocesses import the same code as the tests
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
+    return subprocess.run(
+        [*hnnbench_command(), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def tiny_args(tmp_path):
+    """Overrides that make a run take about a second."""
+    return [
+        f"results_dir={tmp_path / 'results'}",
+        "name=t",
+        "hidden_width=16",
+        "train_points=200",
+        "test_points=100",
+        "evaluation.rollouts=2",
+        "evaluation.horizon=1.0",
+        "evaluation.dt=0.05",
+        "adam_steps=30",
+        "progress=false",
+    ]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_stray_codecarbon_files():
+    yield
+    for leftover in (ROOT / "emissions.csv", ROOT / ".codecarbon.config.lock"):
+        if leftover.exists() and leftover.is_file():
+            leftover.unlink()
+    shutil.rmtree(ROOT / "outputs", ignore_errors=True)
