@@ -6,6 +6,8 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,17 @@ def apply_threads(threads: int | None) -> int:
     except ImportError:  # numpy's BLAS then follows OMP/OPENBLAS_NUM_THREADS
         pass
     return torch.get_num_threads()
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Temporarily run torch with ``count`` threads (restored afterwards)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def cpu_model() -> str:
