@@ -39,9 +39,10 @@ test: lint
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow $(ARGS)
 
+# the report is written even when some runs failed; the exit status still says so
 bench: $(STAMP)
-	$(BIN)/hnnbench -m experiment=bench $(ARGS)
-	$(BIN)/hnnbench-report results/bench
+	$(BIN)/hnnbench -m experiment=bench $(ARGS); status=$$?; \
+	$(BIN)/hnnbench-report results/bench || status=1; exit $$status
 
 report: $(STAMP)
 	$(BIN)/hnnbench-report $(or $(RESULTS),results)
