@@ -158,6 +158,7 @@ def run(cfg: DictConfig) -> str:
         return "skipped"
     system, trainer = build(cfg, seeds)  # bad names / parameters / domains fail here, early
     record = empty_record(cfg, run_id, seeds)
+    record["domain"] = system.domain.tolist()
     record["environment"] = environment()
     try:
         record.update(execute(cfg, seeds, system, trainer, out_dir))

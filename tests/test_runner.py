@@ -28,6 +28,7 @@ def test_multirun_writes_complete_records(tmp_path, tiny_args):
         assert record["energy_kwh"] is None or record["energy_kwh"] > 0
         assert record["energy_method"] in ("rapl", "nvml", "estimated") or record["energy_error"]
         assert record["environment"]["torch"] and record["config"]["hidden_width"] == 16
+        assert len(record["domain"]) == 2 and record["domain"][0][0] < record["domain"][0][1]
     kinds = {(r["system"], r["trainer"]) for r in found}
     assert kinds == {(s, t) for s in ("spring", "pendulum") for t in ("sampled", "adam")}
     adam = [r for r in found if r["trainer"] == "adam"]

@@ -1,0 +1,222 @@
+"""Assemble the report: summary, time-to-accuracy, failed runs, figures, provenance, paper tables.
+
+``build_report(records, out_dir)`` writes ``report.md``, ``report.html`` (figures inlined),
+``tables/*.csv`` + ``tables/*.tex`` and ``figures/*.png`` + ``figures/*.pdf``; when paper runs are
+among the records it also writes ``paper.md`` / ``paper.html`` with the paper comparison alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hnnbench.report import compare, figures, tables
+from hnnbench.report.document import (
+    Code,
+    Note,
+    Para,
+    Section,
+    Table,
+    fmt,
+    write_document,
+    write_tables,
+)
+from hnnbench.report.experiments import EXPERIMENTS, paper_experiment
+from hnnbench.report.frame import to_frame
+
+EXPERIMENT_DIR = Path(__file__).resolve().parents[2] / "conf" / "experiment"
+ESTIMATED_CAVEAT = (
+    "Energy of {count} run(s) is `estimated`: codecarbon modelled CPU power from load and the "
+    "CPU's TDP (no RAPL or GPU counters on this machine), so energy and CO₂ are not measured and "
+    "their ratios mostly track the time ratios."
+)
+
+
+@dataclass
+class ReportFiles:
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "runs"
+
+
+# ---------------------------------------------------------------- sections
+
+
+def overview(frame: pd.DataFrame, results_dir: str) -> Section:
+    counts = frame["status"].value_counts().to_dict()
+    status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    groups = ", ".join(f"`{g}`" for g in dict.fromkeys(frame["group"]))
+    text = (
+        f"{len(frame)} run records under `{results_dir}` ({status}); groups: {groups}. "
+        "Cells show the median over seeds and, in brackets, the min–max spread over seeds "
+        "(complete runs only). Training time is the fit alone (data generation and evaluation "
+        "excluded)."
+    )
+    return Section("Overview", [Para(text)])
+
+
+def summary_section(frame: pd.DataFrame) -> Section:
+    data = tables.summary_data(frame)
+    blocks: list[Any] = [
+        Para(
+            "Per system × method (× width / points / parameters where they vary). Speed-up and "
+            "energy ratio: Adam's median over the method's median at the same system, parameters, "
+            "domain, width and training points ('—' when there is no such Adam run)."
+        ),
+        Table(
+            "summary", "Summary (median [min–max] over seeds)", tables.summary_display(data), data
+        ),  # fmt: skip
+    ]
+    return Section("Summary", blocks)
+
+
+def tta_section(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> Section:
+    data = tables.tta_data(frame, records)
+    if data.empty:
+        text = "No sampled run has Adam learning curves to compare with (needs both kinds)."
+        return Section("Time to accuracy", [Para(text)])
+    text = (
+        "From Adam's learning curves (test rel-L2(H) vs training seconds, median over Adam runs) "
+        "and the sampled runs (median error and time). `Adam time to that error`: when Adam first "
+        "reaches the sampled method's error. Speed-up at equal error: Adam's time to its own best "
+        "error over the sampled method's time, when the method's error is at or below Adam's best."
+    )
+    table = Table("time_to_accuracy", "Time to accuracy", tables.tta_display(data), data)
+    return Section("Time to accuracy", [Para(text), table])
+
+
+def failed_section(frame: pd.DataFrame) -> Section:
+    data = tables.failed_data(frame)
+    if data.empty:
+        return Section("Failed and diverged runs", [Para("None: every run completed.")])
+    text = (
+        f"{len(data)} run(s) did not complete ({', '.join(sorted(set(data['status'])))}); they "
+        "are counted in the summary's `runs` column and left out of its medians."
+    )
+    table = Table("failed_runs", "Failed and diverged runs", tables.failed_display(data), data)
+    return Section("Failed and diverged runs", [Para(text), table])
+
+
+def figure_sections(
+    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], out_dir: Path
+) -> list[Section]:
+    sections = []
+    for group, rows in frame.groupby("group", sort=False):
+        made = figures.group_figures(rows, records, out_dir / "figures", slug(group))
+        if made:
+            sections.append(Section(f"Figures: {group}", list(made), level=3))
+    return [Section("Figures")] + sections if sections else []
+
+
+def environment_table(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for _, row in frame.iterrows():
+        record = records[row["idx"]]
+        env = record.get("environment") or {}
+        rows.append(
+            {
+                "cpu": env.get("cpu_model"),
+                "cores": env.get("cpu_count"),
+                "gpu": env.get("gpu_name") or "none",
+                "device": record.get("device"),
+                "threads": fmt(record.get("threads")),
+                "python": env.get("python"),
+                "torch": env.get("torch"),
+                "numpy": env.get("numpy"),
+                "scipy": env.get("scipy"),
+                "commit": env.get("hnnbench_commit"),
+            }
+        )
+    data = pd.DataFrame(rows).astype(str)
+    return data.groupby(list(data.columns), sort=False).size().reset_index(name="runs")
+
+
+def commands(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], report_dir: str):
+    lines = []
+    for name, rows in frame.groupby("name", sort=False):
+        config = records[rows["idx"].iloc[0]].get("config") or {}
+        results = config.get("results_dir", "results")
+        if (EXPERIMENT_DIR / f"{name}.yaml").exists():
+            lines.append(f"hnnbench -m experiment={name} results_dir={results}")
+        else:
+            lines.append(f"# {name}: ad-hoc runs; overrides are in each record's `config`")
+    lines.append(f"hnnbench-report {report_dir}")
+    lite = {paper_experiment(n).lite for n in frame["name"] if paper_experiment(n)}
+    lines += [f"python -m hnnbench.paper{' --lite' if x else ''} --report-only" for x in lite]
+    return lines
+
+
+def provenance_section(
+    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], results_dir: str
+) -> Section:
+    started = [r.get("started_at") for r in records if r.get("started_at")]
+    finished = [r.get("finished_at") for r in records if r.get("finished_at")]
+    methods = frame["energy_method"].fillna("none").value_counts().to_dict()
+    blocks: list[Any] = [
+        Para(
+            f"Runs from {min(started, default='?')} to {max(finished, default='?')} (UTC). "
+            f"Energy method: {', '.join(f'{k} ({v} runs)' for k, v in methods.items())}."
+        )
+    ]
+    estimated = int((frame["energy_method"] == "estimated").sum())
+    if estimated:
+        blocks.append(Note(ESTIMATED_CAVEAT.format(count=estimated)))
+    env = environment_table(frame, records)
+    blocks.append(Table("environment", "Hardware and versions", env))
+    blocks.append(Para("Commands that regenerate these records and this report:"))
+    blocks.append(Code(commands(frame, records, results_dir)))
+    return Section("Provenance", blocks)
+
+
+# ---------------------------------------------------------------- build
+
+
+def build_sections(
+    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], out_dir: Path, results_dir: str
+) -> tuple[list[Section], list[Section]]:
+    """(all report sections, the paper-comparison sections alone)."""
+    cuts = {name: e.cuts for name, e in EXPERIMENTS.items()}
+    paper = compare.paper_sections(frame, records, cuts, results_dir)
+    sections = [
+        overview(frame, results_dir),
+        summary_section(frame),
+        tta_section(frame, records),
+        failed_section(frame),
+        *paper,
+        *figure_sections(frame, records, out_dir),
+        provenance_section(frame, records, results_dir),
+    ]
+    return sections, paper
+
+
+def build_report(
+    records: Sequence[Mapping[str, Any]],
+    out_dir: str | Path,
+    results_dir: str = "results",
+    title: str = "hnnbench report",
+    extra: Sequence[Section] = (),
+) -> ReportFiles:
+    """Write the whole report for ``records`` into ``out_dir``; raises ValueError when empty."""
+    if not records:
+        raise ValueError("no run records to report on")
+    out = Path(out_dir)
+    frame = to_frame(records)
+    sections, paper = build_sections(frame, records, out, results_dir)
+    sections = [*extra, *sections]
+    files = write_tables(sections, out / "tables")
+    files += write_document(title, sections, out, "report")
+    if paper:
+        files += write_document(f"{title}: paper comparison", [*extra, *paper], out, "paper")
+    files += sorted((out / "figures").glob("*.p*")) if (out / "figures").exists() else []
+    return ReportFiles(out, sorted(set(files)))
+
+
+__all__ = ["ReportFiles", "build_report", "fmt"]

@@ -1,0 +1,286 @@
+"""Report figures (matplotlib, Agg backend), each saved as PNG and PDF.
+
+One set of figures per group (an experiment, or a paper table); a figure has one panel per
+(system, case). A figure function returns None when its group has nothing to plot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
+
+from hnnbench.report.document import Figure  # noqa: E402
+from hnnbench.report.tables import curve_of  # noqa: E402
+
+MAX_PANELS = 12
+TINY = 1e-17  # floor for log axes
+METHOD_ORDER = ("elm", "uswim", "aswim", "swim", "adam")
+
+
+def colour(method: str) -> str:
+    palette = plt.get_cmap("tab10")
+    index = METHOD_ORDER.index(method) if method in METHOD_ORDER else 5 + hash(method) % 5
+    return palette(index % 10)
+
+
+def panels(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(title, rows) per (system, case), at most MAX_PANELS."""
+    out = []
+    for (system, case), rows in frame.groupby(["system", "case"], sort=False, dropna=False):
+        out.append((f"{system}\n{case}", rows))
+    return out[:MAX_PANELS]
+
+
+def grid(count: int, width: float = 4.2, height: float = 3.4):
+    columns = min(3, count)
+    rows = math.ceil(count / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat)
+
+
+def save(fig, folder: Path, stem: str, caption: str) -> Figure:
+    folder.mkdir(parents=True, exist_ok=True)
+    png, pdf = folder / f"{stem}.png", folder / f"{stem}.pdf"
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    fig.savefig(pdf)
+    plt.close(fig)
+    return Figure(caption, png, pdf)
+
+
+def positive(values: Sequence[float]) -> np.ndarray:
+    """Finite values clipped to TINY for log axes; non-finite become NaN (not drawn)."""
+    array = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(array), np.maximum(array, TINY), np.nan)
+
+
+def tidy(ax, title: str) -> None:
+    """Small panel title, no minor-tick labels (they collide on short log ranges), legend."""
+    ax.set_title(title, fontsize=8)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    legend(ax)
+
+
+def legend(ax) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    if unique:
+        ax.legend(unique.values(), unique.keys(), fontsize=7)
+
+
+def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["status"] == "ok"]
+
+
+# ---------------------------------------------------------------- error vs time
+
+
+def error_vs_time(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
+    """Test rel-L2(H) against training time for every complete run, log–log."""
+    complete = ok_rows(frame)
+    complete = complete[np.isfinite(complete["train_time_s"]) & (complete["train_time_s"] > 0)]
+    if complete.empty:
+        return None
+    groups = panels(complete)
+    fig, axes = grid(len(groups))
+    for ax, (title, rows) in zip(axes, groups, strict=False):
+        for method, runs in rows.groupby("method", sort=False):
+            ax.scatter(
+                runs["train_time_s"], positive(runs["test_H_rel_l2"]), label=method,
+                color=colour(method), s=18, alpha=0.8,
+            )  # fmt: skip
+        ax.set(xscale="log", yscale="log", xlabel="training time [s]", ylabel="test rel-L2(H)")
+        tidy(ax, title)
+    return save(fig, folder, stem, "Test rel-L2 error of H vs training time, every complete run")
+
+
+def adam_curves_with_points(
+    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], folder: Path, stem: str
+) -> Figure | None:
+    """Adam's test error vs training wall-clock, sampled runs as points on the same axes."""
+    adams = frame[(frame["trainer"] == "adam") & frame["status"].isin(["ok", "diverged"])]
+    if adams.empty:
+        return None
+    groups = panels(frame)
+    fig, axes = grid(len(groups))
+    for ax, (title, rows) in zip(axes, groups, strict=False):
+        for _, run in rows[rows["trainer"] == "adam"].iterrows():
+            seconds, errors = curve_of(records[run["idx"]])
+            keep = seconds > 0
+            diverged = run["status"] == "diverged"
+            label = f"adam (width {run['hidden_width']}{', diverged' if diverged else ''})"
+            style = "--" if diverged else "-"
+            ax.plot(seconds[keep], positive(errors[keep]), style, color=colour("adam"), alpha=0.7,
+                    label=label)  # fmt: skip
+        sampled = ok_rows(rows[rows["trainer"] != "adam"])
+        for method, runs in sampled.groupby("method", sort=False):
+            ax.scatter(runs["train_time_s"], positive(runs["test_H_rel_l2"]), label=method,
+                       color=colour(method), s=18, zorder=3)  # fmt: skip
+        ax.set(xscale="log", yscale="log", xlabel="training wall-clock [s]")
+        ax.set_ylabel("test rel-L2(H)")
+        tidy(ax, title)
+    return save(fig, folder, stem, "Adam learning curves (lines) and sampled runs (points)")
+
+
+# ---------------------------------------------------------------- rollouts
+
+
+def median_curve(records: Sequence[Mapping[str, Any]], indices, key: str):
+    """(times, median over runs of rollout[key]) on the first run's time grid."""
+    curves = []
+    times = None
+    for i in indices:
+        rollout = records[i].get("rollout") or {}
+        t, y = rollout.get("rollout_times"), rollout.get(key)
+        if not t or not y or len(t) != len(y):
+            continue
+        t_arr = np.asarray(t, dtype=float)
+        y_arr = np.asarray([_float(v) for v in y])
+        times = t_arr if times is None else times
+        curves.append(np.interp(times, t_arr, np.where(np.isfinite(y_arr), y_arr, 1e300)))
+    if times is None:
+        return None
+    return times, np.median(np.vstack(curves), axis=0)
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def rollout_curves(
+    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], folder: Path, stem: str,
+    key: str, ylabel: str, caption: str,
+) -> Figure | None:  # fmt: skip
+    """Median over runs of a rollout curve against time, one line per method."""
+    complete = ok_rows(frame)
+    if complete.empty:
+        return None
+    groups = panels(complete)
+    fig, axes = grid(len(groups))
+    drawn = False
+    for ax, (title, rows) in zip(axes, groups, strict=False):
+        for method, runs in rows.groupby("method", sort=False):
+            curve = median_curve(records, runs["idx"], key)
+            if curve is not None:
+                ax.plot(curve[0], positive(curve[1]), label=method, color=colour(method))
+                drawn = True
+        ax.set(yscale="log", xlabel="time t", ylabel=ylabel)
+        tidy(ax, title)
+    if not drawn:
+        plt.close(fig)
+        return None
+    return save(fig, folder, stem, caption)
+
+
+def focus(ax, x: np.ndarray, y: np.ndarray, margin: float = 0.5) -> None:
+    """Axis limits around the true trajectory, so a learned one that escapes does not hide it."""
+    for values, setter in ((x, ax.set_xlim), (y, ax.set_ylim)):
+        low, high = float(np.min(values)), float(np.max(values))
+        pad = margin * max(high - low, 1e-3)
+        setter(low - pad, high + pad)
+    ax.set_autoscale_on(False)
+
+
+def phase_portraits(
+    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], folder: Path, stem: str
+) -> Figure | None:
+    """q1 vs p1 of the true and learned trajectory from one initial state, per method."""
+    complete = ok_rows(frame)
+    if complete.empty:
+        return None
+    groups = panels(complete)
+    fig, axes = grid(len(groups))
+    drawn = False
+    for ax, (title, rows) in zip(axes, groups, strict=False):
+        truth_drawn = False
+        for method, runs in rows.groupby("method", sort=False):
+            rollout = records[runs.sort_values("seed")["idx"].iloc[0]].get("rollout") or {}
+            true, learned = (
+                rollout.get("rollout_example_true"),
+                rollout.get("rollout_example_learned"),
+            )
+            if not true or not learned:
+                continue
+            true_arr = np.asarray(true, dtype=float)
+            learned_arr = np.asarray([[_float(v) for v in s] for s in learned])
+            n = true_arr.shape[1] // 2
+            if not truth_drawn:
+                ax.plot(true_arr[:, 0], true_arr[:, n], color="black", lw=2.5, alpha=0.4,
+                        label="true")  # fmt: skip
+                truth_drawn = True
+                focus(ax, true_arr[:, 0], true_arr[:, n])
+            ax.plot(learned_arr[:, 0], learned_arr[:, n], color=colour(method), lw=1, label=method)
+            drawn = True
+        ax.set(xlabel="q1", ylabel="p1")
+        tidy(ax, title)
+    if not drawn:
+        plt.close(fig)
+        return None
+    return save(
+        fig,
+        folder,
+        stem,
+        "Phase portrait (q1, p1): true vs learned, one initial state (axes fit the true orbit)",
+    )
+
+
+# ---------------------------------------------------------------- width sweep
+
+
+def width_sweep(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
+    """Error and training time vs hidden width (median, min–max bars), when the width varies."""
+    complete = ok_rows(frame)
+    if complete.empty or complete["hidden_width"].nunique() < 2:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for (method, system), runs in complete.groupby(["method", "system"], sort=False):
+        stats = runs.groupby("hidden_width")[["test_H_rel_l2", "train_time_s"]]
+        median, low, high = stats.median(), stats.min(), stats.max()
+        widths = median.index.to_numpy(dtype=float)
+        for ax, column in ((left, "test_H_rel_l2"), (right, "train_time_s")):
+            y = positive(median[column])
+            bars = [y - positive(low[column]), positive(high[column]) - y]
+            ax.errorbar(widths, y, yerr=np.nan_to_num(bars), marker="o", ms=3, capsize=2,
+                        color=colour(method), label=f"{method} ({system})")  # fmt: skip
+    left.set(yscale="log", xlabel="hidden width", ylabel="test rel-L2(H)")
+    right.set(yscale="log", xlabel="hidden width", ylabel="training time [s]")
+    tidy(left, "")
+    tidy(right, "")
+    return save(fig, folder, stem, "Test error and training time vs width (median, min–max)")
+
+
+def group_figures(
+    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], folder: Path, slug: str
+) -> list[Figure]:
+    """Every figure for one group, skipping those with nothing to plot."""
+    made = [
+        error_vs_time(frame, folder, f"{slug}_error_vs_time"),
+        adam_curves_with_points(frame, records, folder, f"{slug}_adam_curves"),
+        rollout_curves(
+            frame, records, folder, f"{slug}_rollout_error", "rollout_rel_error_curve",
+            "rollout rel. error", "Rollout relative error vs time (median over runs)",
+        ),
+        rollout_curves(
+            frame, records, folder, f"{slug}_energy_drift", "energy_drift_curve",
+            "energy drift", "Energy drift vs time (median over runs)",
+        ),
+        phase_portraits(frame, records, folder, f"{slug}_phase"),
+        width_sweep(frame, folder, f"{slug}_width"),
+    ]  # fmt: skip
+    return [f for f in made if f is not None]

@@ -1,0 +1,115 @@
+"""Run records → one tidy frame for the report: numbers cleaned, domain resolved, groups labelled.
+
+Metrics may be null (failed runs), NaN or ±inf (records store them as strings); every metric column
+here is float with NaN for "missing" and ±inf kept. Column ``idx`` points back into the record list
+(curves and rollouts stay in the records).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from hnnbench.report.experiments import paper_experiment
+
+METRICS = (
+    "train_time_s",
+    "fit_wall_time_s",
+    "energy_kwh",
+    "co2_kg",
+    "test_H_rel_l2",
+    "test_grad_rel_l2",
+    "rollout_rel_error_final",
+    "rollout_rel_error_mean",
+    "energy_drift",
+    "valid_prediction_time",
+)
+TEXT = ("run_id", "status", "error", "name", "system", "trainer", "method", "solver")
+INTS = ("hidden_width", "train_points", "test_points", "seed")
+
+
+def as_float(value: Any) -> float:
+    """A float from a record value; null, text and unparsable values become NaN."""
+    if value is None or isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def effective_domain(record: Mapping[str, Any]) -> list[list[float]] | None:
+    """The box the run used: the record's, else its config's, else the system's default."""
+    if record.get("domain"):
+        return [[float(lo), float(hi)] for lo, hi in record["domain"]]
+    system_cfg = (record.get("config") or {}).get("system") or {}
+    if system_cfg.get("domain"):
+        return [[float(lo), float(hi)] for lo, hi in system_cfg["domain"]]
+    try:
+        import systems
+
+        params = dict(record.get("system_params") or {})
+        return [[float(lo), float(hi)] for lo, hi in systems.get(record["system"], **params).domain]
+    except Exception:  # an unknown system or parameter: the domain stays unknown
+        return None
+
+
+def format_bound(value: float) -> str:
+    """A domain bound, as a multiple of π when it is one (to 1e-9)."""
+    multiple = value / math.pi
+    if value != 0 and abs(multiple * 2 - round(multiple * 2)) < 1e-9:
+        factor = f"{multiple:g}"
+        return {"1": "π", "-1": "-π"}.get(factor, f"{factor}π")
+    return f"{value:g}"
+
+
+def format_domain(domain: Sequence[Sequence[float]] | None) -> str:
+    if not domain:
+        return "?"
+    return "×".join(f"[{format_bound(lo)},{format_bound(hi)}]" for lo, hi in domain)
+
+
+def format_params(params: Mapping[str, Any] | None) -> str:
+    return ", ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in sorted((params or {}).items())
+    )
+
+
+def group_of(name: str | None) -> str:
+    """Figures and comparisons group paper experiments by table, everything else by name."""
+    experiment = paper_experiment(name)
+    if experiment is None:
+        return str(name)
+    return f"{experiment.table}{' (lite)' if experiment.lite else ''}"
+
+
+def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"idx": index}
+    row.update({k: record.get(k) for k in TEXT})
+    for key in INTS:
+        value = as_float(record.get(key))
+        row[key] = int(value) if math.isfinite(value) else None
+    row.update({k: as_float(record.get(k)) for k in METRICS})
+    domain = effective_domain(record)
+    row["domain"] = domain
+    row["params"] = format_params(record.get("system_params"))
+    row["case"] = f"{row['params']}; {format_domain(domain)}"
+    row["group"] = group_of(record.get("name"))
+    row["energy_method"] = record.get("energy_method")
+    row["status"] = row["status"] or "unknown"
+    return row
+
+
+def to_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per record, in a stable order (group, system, case, method, width, points, seed)."""
+    frame = pd.DataFrame([row_of(i, r) for i, r in enumerate(records)])
+    if frame.empty:
+        return frame
+    for key in INTS:
+        frame[key] = frame[key].astype("Int64")
+    order = ["group", "system", "case", "method", "hidden_width", "train_points", "seed"]
+    return frame.sort_values(order, na_position="last", kind="stable").reset_index(drop=True)
