@@ -8,6 +8,14 @@ Hidden layer (method):
 * ``aswim``  U-SWIM fit → Ĥ at the training points → SWIM probabilities from Ĥ over the same
              candidate pairs → new hidden layer → second fit.
 
+A-SWIM's first fit only ranks the candidate pairs, so it may be cheaper than the final one:
+``first_pass_solver`` (default ``'normal'``; None: the trainer's solver) and ``first_pass_points``
+(default ``'auto'``: min(N, 2M); None: all N; or an int P) choose its solver and rows: the first P
+training points, a uniform subset since the points are i.i.d. Ĥ is still evaluated at every
+training point, and the random stream is the same either way. The defaults were chosen by
+``benchmarks/perf.py`` (evidence in ``benchmarks/README.md``): test errors of the same class as an
+exact first pass, at a fraction of its cost.
+
 For a pair, d = ‖x_to − x_from‖ (clipped at 1e-10), s2 = artanh(½) = ½ ln 3, s1 = 2 s2,
 w = s1 (x_to − x_from) / d², b = −w·x_from − s2, so tanh(w·x_from + b) = −½ and
 tanh(w·x_to + b) = +½. N·max(1, ⌈M/N⌉) candidate pairs are drawn; M distinct ones are chosen.
@@ -23,7 +31,7 @@ import torch
 
 from hnnbench.data import Dataset
 from hnnbench.network import HamiltonianNet
-from hnnbench.trainers.lstsq import GradientLeastSquares, check_solver, solve
+from hnnbench.trainers.lstsq import CHUNK_BYTES, GradientLeastSquares, check_solver, solve
 
 METHODS = ("elm", "uswim", "swim", "aswim")
 SCALE_OFFSET = 0.5 * math.log(3.0)  # s2 = artanh(1/2)
@@ -84,10 +92,20 @@ def elm_weights(
     return weight, bias
 
 
+@torch.no_grad()
+def predict_in_chunks(net: HamiltonianNet, x: torch.Tensor) -> np.ndarray:
+    """Ĥ at many points without an (N, M) hidden activation at once (≤ ``CHUNK_BYTES`` each)."""
+    step = max(1, CHUNK_BYTES // (net.hidden_width * x.element_size()))
+    return (
+        torch.cat([net(x[start : start + step]) for start in range(0, len(x), step)]).cpu().numpy()
+    )
+
+
 class SampledTrainer:
     """Sample the hidden layer, solve the last layer; ``fit(dataset)`` returns the network.
 
-    After ``fit``, ``fit_info_`` holds what ran: method, solver, effective rank(s).
+    After ``fit``, ``fit_info_`` holds what ran: method, solver, effective rank(s) and, for
+    A-SWIM, the first pass's solver and number of points.
     """
 
     def __init__(
@@ -99,6 +117,8 @@ class SampledTrainer:
         model_seed: int = 992472,
         device: str = "cpu",
         dtype: str = "float64",
+        first_pass_solver: str | None = "normal",
+        first_pass_points: int | str | None = "auto",
     ) -> None:
         if method not in METHODS:
             raise ValueError(f"unknown sampling method {method!r}; allowed: {list(METHODS)}")
@@ -106,6 +126,12 @@ class SampledTrainer:
             raise ValueError(f"hidden_width={hidden_width} must be >= 1")
         if not 0 < rcond < 1:
             raise ValueError(f"rcond={rcond} must be in (0, 1)")
+        if first_pass_points not in (None, "auto") and (
+            isinstance(first_pass_points, str) or first_pass_points < 2
+        ):
+            raise ValueError(
+                f"first_pass_points={first_pass_points!r}: use an int >= 2, 'auto' or None"
+            )
         self.hidden_width = int(hidden_width)
         self.method = method
         self.solver = check_solver(solver)
@@ -113,6 +139,8 @@ class SampledTrainer:
         self.model_seed = int(model_seed)
         self.device = device
         self.dtype = dtype
+        self.first_pass_solver = check_solver(first_pass_solver or solver)
+        self.first_pass_points = first_pass_points
         self.fit_info_: dict[str, Any] = {}
 
     def fit(self, data: Dataset) -> HamiltonianNet:
@@ -128,6 +156,7 @@ class SampledTrainer:
         x = net.as_tensor(data.x_train)
         xdot = net.as_tensor(data.xdot_train)
         ranks: list[int] = []
+        first_pass: dict[str, Any] = {}
         if self.method == "elm":
             weights = elm_weights(data.domain, x.shape[1], self.hidden_width, rng)
         else:
@@ -138,13 +167,20 @@ class SampledTrainer:
                 data.x_train, choose_pairs(pairs, probabilities, self.hidden_width, rng)
             )
             if self.method == "aswim":
-                ranks.append(self._solve_last_layer(net, weights, x, xdot, data))
-                estimate = net.predict_H(x)
+                points = self.first_pass_points
+                rows = slice(2 * self.hidden_width if points == "auto" else points)
+                first_pass = {"solver": self.first_pass_solver, "points": len(x[rows])}
+                ranks.append(
+                    self._solve_last_layer(
+                        net, weights, x[rows], xdot[rows], data, self.first_pass_solver
+                    )
+                )
+                estimate = predict_in_chunks(net, x)
                 probabilities = pair_probabilities(data.x_train, estimate, pairs)
                 weights = pair_weights(
                     data.x_train, choose_pairs(pairs, probabilities, self.hidden_width, rng)
                 )
-        ranks.append(self._solve_last_layer(net, weights, x, xdot, data))
+        ranks.append(self._solve_last_layer(net, weights, x, xdot, data, self.solver))
         self.fit_info_ = {
             "method": self.method,
             "solver": self.solver,
@@ -152,6 +188,9 @@ class SampledTrainer:
             "effective_rank": ranks[-1],
             "effective_ranks": ranks,
         }
+        if first_pass:
+            self.fit_info_["first_pass_solver"] = first_pass["solver"]
+            self.fit_info_["first_pass_points"] = first_pass["points"]
         return net
 
     def _solve_last_layer(
@@ -161,11 +200,12 @@ class SampledTrainer:
         x: torch.Tensor,
         xdot: torch.Tensor,
         data: Dataset,
+        solver: str,
     ) -> int:
         """Set hidden weights, solve for c, then c_0 from the anchor; return the effective rank."""
         hidden_weight, hidden_bias = net.as_tensor(weights[0]), net.as_tensor(weights[1])
         problem = GradientLeastSquares(x, xdot, hidden_weight, hidden_bias)
-        solution = solve(self.solver, problem, self.rcond)
+        solution = solve(solver, problem, self.rcond)
         net.set_weights(hidden_weight, hidden_bias, solution.coef, 0.0)
         net.shift_to_anchor(data.anchor, data.anchor_H)
         return solution.effective_rank

@@ -1,0 +1,471 @@
+"""Performance of the sampled fit, measured side by side in one run (issue 6).
+
+    python benchmarks/perf.py            # full run (~25 min on 2 cores), writes results/perf/
+    python benchmarks/perf.py --quick    # tiny sizes (< 1 min), writes results/perf/quick/
+    python benchmarks/perf.py --threads 1   # pin torch/MKL/OpenMP/OpenBLAS threads (a busy box)
+
+Sections (each prints its table; all rows go to perf.csv and perf.md):
+
+1. speed   the straightforward fit (dense (N, 2n, M) gradient tensor + numpy.linalg.lstsq,
+           rcond 1e-13, its own sampling path with the same pair helpers, so hidden layers are
+           identical) versus ``SampledTrainer`` with its defaults; medians over seeds
+           (data seed 3943 + r, model seed 992472 + r); A-SWIM also with an exact first pass.
+2. flops   DGEMM (torch matmul, float64) versus the default least-squares step (qr_svd) on the
+           double pendulum, flops counted for the algorithm used.
+3. memory  10^6 versus 10^5 pendulum points at width 1000, each fit in a fresh subprocess that
+           generates its own data and reports its peak RSS (VmHWM; see ``peak_rss_mb``).
+4. adam    time to accuracy: Adam's best test error E within a time cap, then the smallest
+           A-SWIM width of a ladder that reaches E; Adam's seconds (evaluation excluded) to first
+           reach E over A-SWIM's fit seconds.
+
+Times are wall-clock of the fit only (time.perf_counter); data generation and evaluation are
+excluded, as in the paper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _threads_from_argv() -> None:
+    """``--threads T`` must reach MKL, OpenMP and OpenBLAS before numpy and torch load."""
+    if "--threads" in sys.argv:
+        value = sys.argv[sys.argv.index("--threads") + 1]
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = value
+
+
+_threads_from_argv()
+
+import numpy as np  # noqa: E402
+import scipy  # noqa: E402
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import systems  # noqa: E402
+from hnnbench.data import Dataset, make_dataset  # noqa: E402
+from hnnbench.evaluate import rel_l2  # noqa: E402
+from hnnbench.trainers import AdamTrainer, SampledTrainer  # noqa: E402
+from hnnbench.trainers.lstsq import (  # noqa: E402
+    GradientLeastSquares,
+    merge_blocks,
+    streamed_R,
+    svd_solve,
+)
+from hnnbench.trainers.sampled import (  # noqa: E402
+    candidate_pairs,
+    choose_pairs,
+    pair_probabilities,
+    pair_weights,
+)
+
+DATA_SEED, MODEL_SEED, RCOND = 3943, 992472, 1e-13
+
+FULL = {
+    "test_points": 10_000,
+    "speed": [
+        ("pendulum", {"domain": [[-2 * math.pi, 2 * math.pi], [-1, 1]]}, 10_000, 1500, "aswim"),
+        ("double_pendulum", {}, 20_000, 2000, "uswim"),
+        ("double_pendulum", {}, 20_000, 2000, "aswim"),
+        ("henon_heiles", {}, 20_000, 2000, "aswim"),
+    ],
+    "flops": ("double_pendulum", 20_000, 2000),
+    "dgemm_size": 4000,
+    "memory": [(100_000, 1000), (1_000_000, 1000)],
+    "adam": {"points": 10_000, "width": 1000, "seconds": 60.0, "eval_every": 100},
+    "ladder": [50, 100, 200, 400, 800, 1000],
+}
+QUICK = {
+    "test_points": 2000,
+    "speed": [
+        ("pendulum", {}, 1000, 150, "aswim"),
+        ("double_pendulum", {}, 1000, 200, "uswim"),
+        ("henon_heiles", {}, 1000, 200, "aswim"),
+    ],
+    "flops": ("double_pendulum", 2000, 300),
+    "dgemm_size": 1000,
+    "memory": [(2000, 100), (20_000, 100)],
+    "adam": {"points": 1000, "width": 100, "seconds": 2.0, "eval_every": 20},
+    "ladder": [10, 20, 50, 100],
+}
+ADAM_SYSTEMS = ["pendulum", "spring", "henon_heiles", "double_pendulum"]
+
+
+# -- the straightforward baseline -------------------------------------------------------------
+def dense_fit(x: np.ndarray, xdot: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Dense (N, 2n, M) gradient tensor and numpy.linalg.lstsq (gelsd), rcond 1e-13."""
+    slopes = 1 - np.tanh(x @ weight.T + bias) ** 2
+    dof = x.shape[1] // 2
+    scales = np.concatenate([weight.T[dof:], -weight.T[:dof]])  # J Wᵀ, (2n, M)
+    matrix = (slopes[:, None, :] * scales[None, :, :]).reshape(-1, weight.shape[0])
+    return np.linalg.lstsq(matrix, xdot.reshape(-1), rcond=RCOND)[0]
+
+
+def dense_H(x: np.ndarray, weight, bias, coef, data: Dataset) -> np.ndarray:
+    """Ĥ with c_0 from the anchor (Ĥ(x0) = H0)."""
+    c0 = data.anchor_H - np.tanh(weight @ data.anchor + bias) @ coef
+    return np.tanh(x @ weight.T + bias) @ coef + c0
+
+
+def baseline_fit(data: Dataset, width: int, method: str, seed: int) -> tuple[float, float]:
+    """The published approach with SampledTrainer's random stream: (fit seconds, test error)."""
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    x, xdot = data.x_train, data.xdot_train
+    pairs = candidate_pairs(len(x), width, rng)
+    probabilities = pair_probabilities(x, None, pairs)
+    weight, bias = pair_weights(x, choose_pairs(pairs, probabilities, width, rng))
+    if method == "aswim":
+        coef = dense_fit(x, xdot, weight, bias)
+        probabilities = pair_probabilities(x, dense_H(x, weight, bias, coef, data), pairs)
+        weight, bias = pair_weights(x, choose_pairs(pairs, probabilities, width, rng))
+    coef = dense_fit(x, xdot, weight, bias)
+    seconds = time.perf_counter() - started
+    return seconds, rel_l2(data.H_test, dense_H(data.x_test, weight, bias, coef, data))
+
+
+def ours_fit(data: Dataset, width: int, method: str, seed: int, **kwargs) -> tuple[float, float]:
+    trainer = SampledTrainer(width, method=method, model_seed=seed, **kwargs)
+    started = time.perf_counter()
+    net = trainer.fit(data)
+    seconds = time.perf_counter() - started
+    return seconds, rel_l2(data.H_test, net.predict_H(data.x_test))
+
+
+# -- sections ---------------------------------------------------------------------------------
+def section_speed(cfg: dict, seeds: int) -> list[dict]:
+    rows = []
+    for name, params, points, width, method in cfg["speed"]:
+        runs: dict[str, list[tuple[float, float]]] = {"baseline": [], "ours": [], "exact1st": []}
+        for r in range(seeds):
+            data = make_dataset(
+                systems.get(name, **params), points, cfg["test_points"], DATA_SEED + r
+            )
+            runs["baseline"].append(baseline_fit(data, width, method, MODEL_SEED + r))
+            runs["ours"].append(ours_fit(data, width, method, MODEL_SEED + r))
+            if method == "aswim":
+                runs["exact1st"].append(
+                    ours_fit(
+                        data,
+                        width,
+                        method,
+                        MODEL_SEED + r,
+                        first_pass_solver=None,
+                        first_pass_points=None,
+                    )
+                )
+        base_t = statistics.median(t for t, _ in runs["baseline"])
+        base_e = statistics.median(e for _, e in runs["baseline"])
+        for variant in ("ours", "exact1st"):
+            if not runs[variant]:
+                continue
+            our_t = statistics.median(t for t, _ in runs[variant])
+            our_e = statistics.median(e for _, e in runs[variant])
+            rows.append(
+                {
+                    "section": "speed",
+                    "case": f"{name} N={points} M={width} {method}",
+                    "variant": "default" if variant == "ours" else "exact first pass",
+                    "seeds": seeds,
+                    "baseline_s": base_t,
+                    "ours_s": our_t,
+                    "speedup": base_t / our_t,
+                    "baseline_err": base_e,
+                    "ours_err": our_e,
+                    "err_ratio": our_e / base_e,
+                    "details": json.dumps({k: v for k, v in runs.items() if v}),
+                }
+            )
+    return rows
+
+
+def dgemm_rate(size: int, repeats: int = 3) -> float:
+    a = torch.randn(size, size, dtype=torch.float64)
+    b = torch.randn(size, size, dtype=torch.float64)
+    a @ b  # warm-up
+    best = min(timed(lambda: a @ b)[0] for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def timed(function, *args):
+    started = time.perf_counter()
+    result = function(*args)
+    return time.perf_counter() - started, result
+
+
+def qr_flops(rows: int, cols: int) -> float:
+    """Householder QR of rows × cols (R only): 2mn² − 2n³/3."""
+    return 2 * rows * cols**2 - 2 * cols**3 / 3
+
+
+def section_flops(cfg: dict) -> list[dict]:
+    name, points, width = cfg["flops"]
+    data = make_dataset(systems.get(name), points, 10, DATA_SEED)
+    rng = np.random.default_rng(MODEL_SEED)
+    pairs = candidate_pairs(points, width, rng)
+    weight, bias = pair_weights(
+        data.x_train, choose_pairs(pairs, pair_probabilities(data.x_train, None, pairs), width, rng)
+    )
+    problem = GradientLeastSquares(*(torch.as_tensor(a) for a in (data.x_train, data.xdot_train)),
+                                   torch.as_tensor(weight), torch.as_tensor(bias))  # fmt: skip
+    rate = dgemm_rate(cfg["dgemm_size"])
+    best: dict[str, float] = {}
+    for _ in range(2):
+        t_qr, factor = timed(streamed_R, problem)
+        t_merge, (tri, rhs) = timed(merge_blocks, factor, problem.column_scales())
+        t_svd, _ = timed(svd_solve, tri, rhs, RCOND)
+        for key, value in {"qr": t_qr, "merge": t_merge, "gelsd": t_svd}.items():
+            best[key] = min(best.get(key, math.inf), value)
+    rate_after = dgemm_rate(cfg["dgemm_size"])
+    # flops of the algorithm used: chunked QR of [R_prev; chunk], 2n−1 triangle merges (tpqrt,
+    # (2/3)(M+1)³ each), gelsd counted as its bidiagonal reduction of the square factor (8/3)M³
+    cols, step, held, qr = width + problem.outputs, problem.chunk_points(), 0, 0.0
+    for start in range(0, points, step):
+        rows = held + min(step, points - start)
+        qr += qr_flops(rows, cols)
+        held = min(rows, cols)
+    flops = {
+        "qr": qr,
+        "merge": (problem.outputs - 1) * 2 * (width + 1) ** 3 / 3,
+        "gelsd": 8 * width**3 / 3,
+    }
+    dgemm = max(rate, rate_after)
+    rows = [
+        {
+            "section": "flops",
+            "case": f"DGEMM torch matmul {cfg['dgemm_size']}² float64",
+            "gflops": dgemm,
+            "ours_s": None,
+            "details": json.dumps({"before": rate, "after": rate_after}),
+        }
+    ]
+    for key in ("qr", "merge", "gelsd"):
+        rows.append(
+            {
+                "section": "flops",
+                "case": f"qr_svd stage {key} ({name} N={points} M={width})",
+                "ours_s": best[key],
+                "gflops": flops[key] / best[key] / 1e9,
+                "fraction_of_dgemm": flops[key] / best[key] / 1e9 / dgemm,
+            }
+        )
+    total_t, total_f = sum(best.values()), sum(flops.values())
+    rows.append(
+        {
+            "section": "flops",
+            "case": f"qr_svd least-squares step total ({name} N={points} M={width})",
+            "ours_s": total_t,
+            "gflops": total_f / total_t / 1e9,
+            "fraction_of_dgemm": total_f / total_t / 1e9 / dgemm,
+            "details": json.dumps({"gflop_counted": total_f / 1e9}),
+        }
+    )
+    return rows
+
+
+def memory_child(points: int, width: int, test_points: int) -> None:
+    """Generate the pendulum data here, fit A-SWIM with defaults, print JSON on the last line."""
+    domain = [[-2 * math.pi, 2 * math.pi], [-1, 1]]
+    data = make_dataset(systems.get("pendulum", domain=domain), points, test_points, DATA_SEED)
+    seconds, error = ours_fit(data, width, "aswim", MODEL_SEED)
+    print(json.dumps({"seconds": seconds, "error": error, "peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process: VmHWM of /proc/self/status (Linux), else ru_maxrss.
+
+    Not ru_maxrss where /proc exists: Linux carries the pre-exec peak RSS into it, so a child
+    spawned by a large parent (vfork + exec) reports the parent's peak instead of its own.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def section_memory(cfg: dict) -> list[dict]:
+    results = {}
+    for points, width in cfg["memory"]:
+        command = [sys.executable, __file__, "--memory-child", str(points), str(width),
+                   str(cfg["test_points"])]  # fmt: skip
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        results[points] = json.loads(output.strip().splitlines()[-1])
+    small, large = (results[p] for p, _ in cfg["memory"])
+    rows = []
+    for (points, width), result in zip(cfg["memory"], (small, large), strict=True):
+        rows.append(
+            {
+                "section": "memory",
+                "case": f"pendulum N={points} M={width} aswim (subprocess)",
+                "ours_s": result["seconds"],
+                "ours_err": result["error"],
+                "peak_rss_mb": result["peak_rss_mb"],
+                "err_ratio": result["error"] / small["error"],
+            }
+        )
+    return rows
+
+
+def section_adam(cfg: dict) -> list[dict]:
+    rows = []
+    spec = cfg["adam"]
+    for name in ADAM_SYSTEMS:
+        data = make_dataset(systems.get(name), spec["points"], cfg["test_points"], DATA_SEED)
+        adam = AdamTrainer(
+            spec["width"],
+            steps=10**9,
+            batch_size=2048,
+            lr=5e-4,
+            model_seed=MODEL_SEED,
+            eval_every=spec["eval_every"],
+            max_seconds=spec["seconds"],
+            progress=False,
+        )
+        adam.fit(data)
+        curve = [p for p in adam.learning_curve_ if math.isfinite(p["test_H_rel_l2"])]
+        best = min(p["test_H_rel_l2"] for p in curve)
+        adam_t = next(p["seconds"] for p in curve if p["test_H_rel_l2"] <= best)
+        ladder = []
+        for width in cfg["ladder"]:
+            seconds, error = ours_fit(data, width, "aswim", MODEL_SEED)
+            ladder.append({"width": width, "seconds": seconds, "error": error})
+            if error <= best:
+                break
+        hit = ladder[-1] if ladder[-1]["error"] <= best else None
+        rows.append(
+            {
+                "section": "adam",
+                "case": f"{name} N={spec['points']} Adam M={spec['width']} vs A-SWIM ladder",
+                "adam_best_err": best,
+                "adam_s_to_best": adam_t,
+                "adam_steps": adam.steps_done_,
+                "aswim_width": hit["width"] if hit else None,
+                "ours_s": hit["seconds"] if hit else None,
+                "ours_err": hit["error"] if hit else None,
+                "speedup": adam_t / hit["seconds"] if hit else None,
+                "details": json.dumps(ladder),
+            }
+        )
+    return rows
+
+
+# -- output ------------------------------------------------------------------------------------
+def machine_info() -> dict[str, str]:
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": str(os.cpu_count()),
+        "threads (OMP/MKL/OpenBLAS env)": os.environ.get("OMP_NUM_THREADS", "default (all)"),
+        "torch": f"{torch.__version__} (threads {torch.get_num_threads()}, "
+        f"MKL {torch.backends.mkl.is_available()})",
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "load average (1, 5, 15 min) at start": " ".join(f"{v:.2f}" for v in os.getloadavg()),
+    }
+
+
+COLUMNS = {
+    "speed": ["case", "variant", "seeds", "baseline_s", "ours_s", "speedup", "baseline_err",
+              "ours_err", "err_ratio"],
+    "flops": ["case", "ours_s", "gflops", "fraction_of_dgemm"],
+    "memory": ["case", "ours_s", "ours_err", "err_ratio", "peak_rss_mb"],
+    "adam": ["case", "adam_best_err", "adam_s_to_best", "adam_steps", "aswim_width", "ours_s",
+             "ours_err", "speedup"],
+}  # fmt: skip
+
+
+def fmt(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+    return str(value)
+
+
+def markdown(section: str, rows: list[dict]) -> str:
+    columns = COLUMNS[section]
+    lines = [f"### {section}", "", "| " + " | ".join(columns) + " |",
+             "|" + " --- |" * len(columns)]  # fmt: skip
+    for row in rows:
+        lines.append("| " + " | ".join(fmt(row.get(c)) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, < 1 min")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds for the speed medians")
+    parser.add_argument("--sections", default="speed,flops,memory,adam")
+    parser.add_argument("--adam-seconds", type=float, help="time cap of each Adam run")
+    parser.add_argument(
+        "--threads", type=int, help="threads for torch, MKL and OpenBLAS (default: all cores)"
+    )
+    parser.add_argument("--out", type=Path, help="output folder (default results/perf[/quick])")
+    parser.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
+    cfg = QUICK if args.quick else FULL
+    if args.adam_seconds:
+        cfg["adam"]["seconds"] = args.adam_seconds
+    seeds = 1 if args.quick else args.seeds
+    out = args.out or ROOT / "results" / "perf" / ("quick" if args.quick else "")
+    info = machine_info()
+    print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), flush=True)
+    all_rows, text = [], ["# perf (benchmarks/perf.py)", ""]
+    text += [f"- {k}: {v}" for k, v in info.items()] + [""]
+    for section in args.sections.split(","):
+        started = time.perf_counter()
+        if section == "speed":
+            rows = section_speed(cfg, seeds)
+        elif section == "flops":
+            rows = section_flops(cfg)
+        elif section == "memory":
+            rows = section_memory(cfg)
+        elif section == "adam":
+            rows = section_adam(cfg)
+        else:
+            raise SystemExit(f"unknown section {section!r}")
+        table = markdown(section, rows)
+        print(f"\n{table}({section}: {time.perf_counter() - started:.0f} s)", flush=True)
+        all_rows += rows
+        text.append(table)
+    out.mkdir(parents=True, exist_ok=True)
+    fields = ["section"] + sorted({k for row in all_rows for k in row} - {"section"})
+    with open(out / "perf.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(all_rows)
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    (out / "perf.md").write_text("\n".join(text) + f"\nload average at the end: {load}\n")
+    print(f"\nload average at the end: {load}\nwrote {out / 'perf.csv'} and {out / 'perf.md'}")
+
+
+if __name__ == "__main__":
+    main()
