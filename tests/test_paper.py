@@ -73,7 +73,9 @@ def test_paper_experiment_composes(composed: dict, name: str) -> None:
     else:
         assert trainers == ["elm", "uswim", "aswim", "swim"]
         assert cfg.trainer.solver == "gelsd" and cfg.trainer.rcond == 1e-13
-        assert len(values["seed"]) == (2 if name.endswith("_lite") else 10)
+        assert cfg.trainer.first_pass_solver is None and cfg.trainer.first_pass_points is None
+        lite_seeds = 3 if name.startswith("paper_low_dim") else 2
+        assert len(values["seed"]) == (lite_seeds if name.endswith("_lite") else 10)
     for domain in values.get("system.domain", [cfg.system.domain]):
         params = {k: v for k, v in cfg.system.items() if k not in ("_target_", "name", "domain")}
         systems.get(cfg.system.name, **params, domain=domain)  # a valid system and box

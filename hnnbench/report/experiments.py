@@ -50,19 +50,19 @@ LITE = (
         "paper_low_dim_lite",
         "low_dim",
         True,
-        f"train/test points 5000 (paper 10 000); {_LITE_SEEDS}; {_LITE_EVAL}",
+        f"seeds 0–2 (paper 10); sizes as published; {_LITE_EVAL}",
     ),
     PaperExperiment(
         "paper_low_dim_lv_lite",
         "low_dim",
         True,
-        f"train/test points 5000 (paper 10 000); {_LITE_SEEDS}; {_LITE_EVAL}",
+        f"seeds 0–2 (paper 10); sizes as published; {_LITE_EVAL}",
     ),
     PaperExperiment(
         "paper_low_dim_lv_shifted_lite",
         "low_dim",
         True,
-        f"train/test points 5000 (paper 10 000); {_LITE_SEEDS}; {_LITE_EVAL}",
+        f"seeds 0–2 (paper 10); sizes as published; {_LITE_EVAL}",
     ),
     PaperExperiment(
         "paper_low_dim_adam_lite",
