@@ -7,7 +7,7 @@ One set of figures per group (an experiment, or a paper table); a figure has one
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,24 @@ def legend(ax) -> None:
 
 def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["status"] == "ok"]
+
+
+def panel_figure(
+    frame: pd.DataFrame,
+    draw: Callable[[Any, str, pd.DataFrame], bool],
+    folder: Path, stem: str, caption: str,
+) -> Figure | None:  # fmt: skip
+    """One panel per system/case of ``frame``; ``draw(ax, title, rows)`` fills a panel and says
+    whether it drew anything. No figure when ``frame`` is empty or nothing was drawn."""
+    if frame.empty:
+        return None
+    groups = panels(frame)
+    fig, axes = grid(len(groups))
+    drawn = [draw(ax, title, rows) for ax, (title, rows) in zip(axes, groups, strict=False)]
+    if not any(drawn):
+        plt.close(fig)
+        return None
+    return save(fig, folder, stem, caption)
 
 
 # ---------------------------------------------------------------- error vs time
@@ -168,13 +186,9 @@ def rollout_curves(
     key: str, ylabel: str, caption: str,
 ) -> Figure | None:  # fmt: skip
     """Median over runs of a rollout curve against time, one line per method."""
-    complete = ok_rows(frame)
-    if complete.empty:
-        return None
-    groups = panels(complete)
-    fig, axes = grid(len(groups))
-    drawn = False
-    for ax, (title, rows) in zip(axes, groups, strict=False):
+
+    def draw(ax, title: str, rows: pd.DataFrame) -> bool:
+        drawn = False
         for method, runs in rows.groupby("method", sort=False):
             curve = median_curve(records, runs["idx"], key)
             if curve is not None:
@@ -182,10 +196,9 @@ def rollout_curves(
                 drawn = True
         ax.set(yscale="log", xlabel="time t", ylabel=ylabel)
         tidy(ax, title)
-    if not drawn:
-        plt.close(fig)
-        return None
-    return save(fig, folder, stem, caption)
+        return drawn
+
+    return panel_figure(ok_rows(frame), draw, folder, stem, caption)
 
 
 def focus(ax, x: np.ndarray, y: np.ndarray, margin: float = 0.5) -> None:
@@ -201,14 +214,9 @@ def phase_portraits(
     frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], folder: Path, stem: str
 ) -> Figure | None:
     """q1 vs p1 of the true and learned trajectory from one initial state, per method."""
-    complete = ok_rows(frame)
-    if complete.empty:
-        return None
-    groups = panels(complete)
-    fig, axes = grid(len(groups))
-    drawn = False
-    for ax, (title, rows) in zip(axes, groups, strict=False):
-        truth_drawn = False
+
+    def draw(ax, title: str, rows: pd.DataFrame) -> bool:
+        drawn = truth_drawn = False
         for method, runs in rows.groupby("method", sort=False):
             rollout = records[runs.sort_values("seed")["idx"].iloc[0]].get("rollout") or {}
             true, learned = (
@@ -229,15 +237,12 @@ def phase_portraits(
             drawn = True
         ax.set(xlabel="q1", ylabel="p1")
         tidy(ax, title)
-    if not drawn:
-        plt.close(fig)
-        return None
-    return save(
-        fig,
-        folder,
-        stem,
-        "Phase portrait (q1, p1): true vs learned, one initial state (axes fit the true orbit)",
+        return drawn
+
+    caption = (
+        "Phase portrait (q1, p1): true vs learned, one initial state (axes fit the true orbit)"
     )
+    return panel_figure(ok_rows(frame), draw, folder, stem, caption)
 
 
 # ---------------------------------------------------------------- width sweep
