@@ -178,16 +178,17 @@ def merge_blocks(factor: torch.Tensor, scales: torch.Tensor) -> tuple[torch.Tens
 def svd_solve(matrix: torch.Tensor, rhs: torch.Tensor, rcond: float) -> Solution:
     """Truncated-SVD least squares: singular values ≤ rcond·σ_max are dropped.
 
-    A tall matrix is first reduced to its square triangular factor (R of [A | b]), which has the
-    same singular values; on CPU LAPACK gelsd then solves without forming U and V.
+    On CPU LAPACK gelsd solves directly, without forming U and V. On CUDA (no rank-revealing
+    lstsq driver there) a tall matrix is first reduced to its square triangular factor (R of
+    [A | b], the same singular values), then an explicit SVD with the same cutoff.
     """
+    if matrix.device.type == "cpu":
+        result = torch.linalg.lstsq(matrix, rhs[:, None], rcond=rcond, driver="gelsd")
+        return Solution(result.solution[:, 0], int(result.rank))
     width = matrix.shape[1]
     if matrix.shape[0] > width:
         factor = triangular_factor(torch.cat([matrix, rhs[:, None]], dim=1))[:width]
         matrix, rhs = factor[:, :width], factor[:, width]
-    if matrix.device.type == "cpu":
-        result = torch.linalg.lstsq(matrix, rhs[:, None], rcond=rcond, driver="gelsd")
-        return Solution(result.solution[:, 0], int(result.rank))
     u, sigma, vh = torch.linalg.svd(matrix, full_matrices=False)
     keep = sigma > rcond * sigma[0]
     coef = vh[keep].T @ ((u[:, keep].T @ rhs) / sigma[keep])
@@ -195,11 +196,7 @@ def svd_solve(matrix: torch.Tensor, rhs: torch.Tensor, rcond: float) -> Solution
 
 
 def solve_gelsd(problem: GradientLeastSquares, rcond: float) -> Solution:
-    matrix, rhs = problem.dense()
-    if matrix.device.type == "cpu":
-        result = torch.linalg.lstsq(matrix, rhs[:, None], rcond=rcond, driver="gelsd")
-        return Solution(result.solution[:, 0], int(result.rank))
-    return svd_solve(matrix, rhs, rcond)
+    return svd_solve(*problem.dense(), rcond)
 
 
 def solve_qr_svd(problem: GradientLeastSquares, rcond: float) -> Solution:
