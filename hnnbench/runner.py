@@ -115,7 +115,10 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def empty_record(cfg: DictConfig, run_id: str, seeds: Seeds) -> dict[str, Any]:
+def empty_record(
+    cfg: DictConfig, resolved: dict[str, Any], run_id: str, seeds: Seeds, trainer: Any
+) -> dict[str, Any]:
+    """Every schema field, filled with what is known before the run starts."""
     record: dict[str, Any] = dict.fromkeys(FIELDS)
     record.update(
         schema_version=SCHEMA_VERSION,
@@ -125,7 +128,7 @@ def empty_record(cfg: DictConfig, run_id: str, seeds: Seeds) -> dict[str, Any]:
         system_params={
             k: v for k, v in cfg.system.items() if k not in ("_target_", "name", "domain")
         },
-        trainer="adam" if "Adam" in str(cfg.trainer._target_) else "sampled",
+        trainer="adam" if isinstance(trainer, AdamTrainer) else "sampled",
         method=cfg.trainer.get("method", "adam"),
         solver=cfg.trainer.get("solver"),
         rcond=cfg.trainer.get("rcond"),
@@ -140,7 +143,7 @@ def empty_record(cfg: DictConfig, run_id: str, seeds: Seeds) -> dict[str, Any]:
         device=cfg.hardware.device,
         dtype=cfg.hardware.dtype,
         started_at=now(),
-        config=OmegaConf.to_container(cfg, resolve=True),
+        config=resolved,
     )
     return record
 
@@ -149,15 +152,15 @@ def run(cfg: DictConfig) -> str:
     """Run one configuration and write its record; return the status."""
     validate(cfg)
     seeds = seeds_of(cfg)
-    identity = OmegaConf.to_container(cfg, resolve=True)
-    run_id = run_id_of(identity)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    run_id = run_id_of(resolved)
     out_dir = Path(cfg.results_dir) / cfg.name / run_id
     record_path = out_dir / RECORD_NAME
     if is_complete(record_path):
         log.info("run %s already has a complete record at %s: skipped", run_id, record_path)
         return "skipped"
     system, trainer = build(cfg, seeds)  # bad names / parameters / domains fail here, early
-    record = empty_record(cfg, run_id, seeds)
+    record = empty_record(cfg, resolved, run_id, seeds, trainer)
     record["domain"] = system.domain.tolist()
     record["environment"] = environment()
     try:
