@@ -41,20 +41,10 @@ def as_float(value: Any) -> float:
         return math.nan
 
 
-def effective_domain(record: Mapping[str, Any]) -> list[list[float]] | None:
-    """The box the run used: the record's, else its config's, else the system's default."""
-    if record.get("domain"):
-        return [[float(lo), float(hi)] for lo, hi in record["domain"]]
-    system_cfg = (record.get("config") or {}).get("system") or {}
-    if system_cfg.get("domain"):
-        return [[float(lo), float(hi)] for lo, hi in system_cfg["domain"]]
-    try:
-        import systems
-
-        params = dict(record.get("system_params") or {})
-        return [[float(lo), float(hi)] for lo, hi in systems.get(record["system"], **params).domain]
-    except Exception:  # an unknown system or parameter: the domain stays unknown
-        return None
+def record_domain(record: Mapping[str, Any]) -> list[list[float]] | None:
+    """The box the run used (the runner stores it in every record it writes)."""
+    domain = record.get("domain")
+    return [[float(lo), float(hi)] for lo, hi in domain] if domain else None
 
 
 def format_bound(value: float) -> str:
@@ -94,7 +84,7 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
         value = as_float(record.get(key))
         row[key] = int(value) if math.isfinite(value) else None
     row.update({k: as_float(record.get(k)) for k in METRICS})
-    domain = effective_domain(record)
+    domain = record_domain(record)
     row["domain"] = domain
     row["params"] = format_params(record.get("system_params"))
     row["case"] = f"{row['params']}; {format_domain(domain)}"
