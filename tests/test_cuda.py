@@ -17,7 +17,7 @@ def data():
     return make_dataset(systems.get("double_pendulum"), 2000, 1000, data_seed=0)
 
 
-@pytest.mark.parametrize("solver", ["gelsd", "qr_svd", "normal"])
+@pytest.mark.parametrize("solver", ["gelsd", "qr_svd", "qr_ridge", "normal"])
 def test_sampled_fit_on_cuda_matches_cpu(data, solver):
     errors = {}
     for device in ("cpu", "cuda"):

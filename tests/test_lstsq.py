@@ -151,10 +151,10 @@ def test_first_pass_options_keep_accuracy(
     net = trainer.fit(pendulum)
     error = rel_l2(pendulum.H_test, net.predict_H(pendulum.x_test))
     assert error <= 3 * exact_first_pass_error
-    assert trainer.fit_info_["first_pass_solver"] == (first_pass_solver or "qr_svd")
+    assert trainer.fit_info_["first_pass_solver"] == (first_pass_solver or "qr_ridge")
     expected = {None: 1000, "auto": 300}.get(first_pass_points, first_pass_points)
     assert trainer.fit_info_["first_pass_points"] == expected
-    assert trainer.fit_info_["solver"] == "qr_svd"
+    assert trainer.fit_info_["solver"] == "qr_ridge"
 
 
 def test_first_pass_arguments_are_checked():

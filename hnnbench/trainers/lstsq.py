@@ -31,17 +31,27 @@ Solvers (``solve(name, problem, rcond)`` → coefficients c and the effective ra
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import torch
-from scipy.linalg import blas, lapack
+from scipy.linalg import blas
+from threadpoolctl import threadpool_limits
+
+from hnnbench.hardware import torch_threads
+from hnnbench.trainers.lapack import geqrt, tpqrt
 
 #: memory budget (bytes) for one chunk of slopes in the streamed QR
 CHUNK_BYTES = 384 * 2**20
-#: block size of LAPACK tpqrt in the triangular merges (measured: 32 beats 64 and 128)
+#: block size of LAPACK tpqrt in the triangular merges (measured: 32 beats 16 and 48)
 TPQRT_BLOCK = 32
+#: block size of LAPACK geqrt in the streamed QR (measured: 128 beats 64 and 192)
+QR_BLOCK = 128
 
 
 @dataclass
@@ -80,12 +90,14 @@ class GradientLeastSquares:
         matrix = (slopes[:, None, :] * self.column_scales()[None, :, :]).reshape(-1, self.width)
         return matrix, self.xdot.reshape(-1)
 
-    def chunk_points(self) -> int:
-        """Points per chunk: even chunks of at most ``chunk_bytes``, but at least M + 2n points."""
+    def chunk_points(self, total: int | None = None) -> int:
+        """Points per chunk when streaming ``total`` points (default: all): even chunks of at
+        most ``chunk_bytes``, but at least M + 2n points."""
+        total = self.x.shape[0] if total is None else total
         row_bytes = (self.width + self.outputs) * self.x.element_size()
         step = max(self.width + self.outputs, self.chunk_bytes // row_bytes)
-        count = -(-self.x.shape[0] // step)  # chunks needed; then spread the points evenly
-        return max(self.width + self.outputs, -(-self.x.shape[0] // count))
+        count = -(-total // step)  # chunks needed; then spread the points evenly
+        return max(self.width + self.outputs, -(-total // count))
 
     def fill_chunk(self, out: torch.Tensor, start: int) -> None:
         """Write [S | ẋ] of the points start, start+1, … into ``out`` (rows, M + 2n) in place."""
@@ -118,27 +130,100 @@ def triangular_factor(matrix: torch.Tensor) -> torch.Tensor:
     return torch.triu(packed[:size])
 
 
-def streamed_R(problem: GradientLeastSquares) -> torch.Tensor:
-    """R of [S | ẋ] by tall-skinny QR over point chunks: QR([R_prev; chunk]) keeps R exact.
+def streamed_R(problem: GradientLeastSquares, points: slice = slice(None)) -> torch.Tensor:
+    """R of [S | ẋ] over a range of points by tall-skinny QR over chunks: QR([R_prev; chunk]).
 
-    One buffer holds R_prev in its top rows and the next chunk, written in place, below it.
+    One column-major buffer (what LAPACK wants: no transposing copy) holds R_prev in its top
+    rows and the next chunk, written in place, below it.
     """
-    cols, step, total = problem.width + problem.outputs, problem.chunk_points(), problem.x.shape[0]
-    buffer = problem.x.new_empty(min(step, total) + cols, cols)
+    first, stop, _ = points.indices(problem.x.shape[0])
+    cols, step = problem.width + problem.outputs, problem.chunk_points(stop - first)
+    buffer = problem.x.new_empty(cols, min(step, stop - first) + cols).T
     held = 0  # rows of R_prev at the top of the buffer
-    for start in range(0, total, step):
-        rows = min(step, total - start)
+    for start in range(first, stop, step):
+        rows = min(step, stop - start)
         problem.fill_chunk(buffer[held : held + rows], start)
         factor = triangular_factor(buffer[: held + rows])
         held = factor.shape[0]
         buffer[:held] = factor
-    return buffer[:held].clone()
+    return buffer[:held].clone(memory_format=torch.contiguous_format)
+
+
+def point_ranges(total: int, parts: int, least: int) -> list[slice]:
+    """Up to ``parts`` contiguous, near-equal ranges of ``total`` points, each ≥ ``least``."""
+    parts = max(1, min(parts, total // max(least, 1)))
+    bounds = [total * k // parts for k in range(parts + 1)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+@contextmanager
+def parallel_section(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A pool of ``workers`` threads that share the configured cores (torch.get_num_threads()):
+    each runs torch and BLAS with threads // workers threads, restored afterwards."""
+    inner = max(1, torch.get_num_threads() // workers)
+    with (
+        torch_threads(inner),
+        threadpool_limits(inner),
+        ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(inner,)) as pool,
+    ):
+        yield pool
+
+
+def is_cpu_float64(tensor: torch.Tensor) -> bool:
+    return tensor.device.type == "cpu" and tensor.dtype == torch.float64
+
+
+def factor_points(problem: GradientLeastSquares, points: slice) -> np.ndarray:
+    """R of [S | ẋ] over a range of points (CPU, float64), Fortran-ordered, by streamed QR:
+    LAPACK geqrt in place on [R_prev; chunk] in one column-major buffer, GIL released."""
+    first, stop, _ = points.indices(problem.x.shape[0])
+    cols, step = problem.width + problem.outputs, problem.chunk_points(stop - first)
+    buffer = np.zeros((min(step, stop - first) + cols, cols), order="F")
+    view = torch.from_numpy(buffer)  # the same memory, for torch to fill
+    held = 0  # rows of R_prev at the top of the buffer
+    for start in range(first, stop, step):
+        rows = min(step, stop - start)
+        problem.fill_chunk(view[held : held + rows], start)
+        geqrt(buffer[: held + rows], QR_BLOCK)
+        held = min(held + rows, cols)
+        view[:held].triu_()  # drop the Householder vectors below R
+    return np.asfortranarray(buffer[:held])
+
+
+def merge_tree(triangles: list[np.ndarray], pool: ThreadPoolExecutor) -> np.ndarray:
+    """R of the stacked square triangles, merged pairwise (tpqrt) level by level in ``pool``;
+    the first array is overwritten by the result."""
+    items = list(triangles)
+    while len(items) > 1:
+        pairs = list(zip(items[0::2], items[1::2], strict=False))
+        list(pool.map(lambda pair: tpqrt(*pair, nb=TPQRT_BLOCK), pairs))
+        items = [top for top, _ in pairs] + items[2 * len(pairs) :]
+    return items[0]
+
+
+def data_factor(problem: GradientLeastSquares) -> torch.Tensor:
+    """R of [S | ẋ] ((M+2n) × (M+2n) at most).
+
+    CPU, float64: the points are split into one range per thread (if each range has ≥ 2(M+2n)
+    points), each range factored by its own single-threaded streamed QR, the factors merged
+    by tpqrt. Independent one-thread QRs avoid the idle time a multithreaded QR spends in
+    its panels (measured on 2 cores: 92 GF/s for two concurrent one-thread geqrt, 72 GF/s
+    for one two-thread MKL geqrf). Elsewhere (CUDA, float32): ``streamed_R``.
+    """
+    if not is_cpu_float64(problem.x):
+        return streamed_R(problem)
+    cols = problem.width + problem.outputs
+    ranges = point_ranges(problem.x.shape[0], torch.get_num_threads(), least=2 * cols)
+    per_range = replace(problem, chunk_bytes=max(1, problem.chunk_bytes // len(ranges)))
+    with parallel_section(len(ranges)) as pool:
+        factors = list(pool.map(partial(factor_points, per_range), ranges))
+        return torch.from_numpy(merge_tree(factors, pool))
 
 
 def reduced_system(problem: GradientLeastSquares) -> tuple[torch.Tensor, torch.Tensor]:
     """The exact (2n·k) × M reduction [R_S D_d]_d c = [Z_d]_d of A c = b (k = rows of R_S)."""
     width = problem.width
-    factor = streamed_R(problem)
+    factor = data_factor(problem)
     r_s, z = factor[:, :width], factor[:, width:]  # z = Q_Sᵀ ẋ in the rows R_S spans
     scales = problem.column_scales()
     matrix = torch.cat([r_s * scales[d] for d in range(problem.outputs)], dim=0)
@@ -146,33 +231,48 @@ def reduced_system(problem: GradientLeastSquares) -> tuple[torch.Tensor, torch.T
     return matrix, rhs
 
 
-def merged_triangular(problem: GradientLeastSquares) -> tuple[torch.Tensor, torch.Tensor]:
-    """Square triangular T, t with ‖Tc − t‖ = ‖[R_S D_d]_d c − [Z_d]_d‖ up to a constant (CPU)."""
-    return merge_blocks(streamed_R(problem), problem.column_scales())
+def spectral_norm(matrix: torch.Tensor, iterations: int = 10) -> float:
+    """σ_max by power iteration on MᵀM from a fixed start (float32 is plenty for a scale).
+
+    Power iteration approaches σ_max from below; the result is at least ‖M‖_F/√cols, a
+    guaranteed lower bound, so it is positive whenever M ≠ 0.
+    """
+    matrix = matrix.float()
+    vector = torch.randn(matrix.shape[1], generator=torch.Generator().manual_seed(0))
+    vector, estimate = vector.to(matrix.device), 0.0
+    for _ in range(iterations):
+        image = matrix.T @ (matrix @ vector)
+        norm = float(image.norm())
+        if norm == 0:
+            break
+        vector, estimate = image / norm, math.sqrt(norm)
+    return max(estimate, float(matrix.norm()) / math.sqrt(matrix.shape[1]))
 
 
 def merge_blocks(factor: torch.Tensor, scales: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Merge the blocks of the reduced system, given R of [S | ẋ] and G = J Wᵀ (float64, CPU).
 
-    The blocks B_d = [R_S D_d | Z_d] are upper trapezoidal (k × (M+1), zero below the
-    diagonal), so QR([T; B_d]) for triangular T is LAPACK's tpqrt with a triangular B (l = k):
-    each merge costs ≈ (2/3)M³ flops and keeps T, an (M+1) × (M+1) triangle whose last column
-    holds the rotated right-hand side (T[M, M] is the residual norm).
+    The blocks B_d = [R_S D_d | Z_d] are upper trapezoidal (zero below the diagonal), so the
+    QR of two stacked blocks is LAPACK's tpqrt with triangular inputs: ≈ (2/3)M³ flops a
+    merge, 2n − 1 merges, done pairwise in parallel. The result is an (M+1) × (M+1) triangle
+    T whose last column holds the rotated right-hand side (T[M, M] is the residual norm).
     """
-    width = scales.shape[1]
+    width, outputs = scales.shape[1], scales.shape[0]
     rows = min(factor.shape[0], width)  # rows below M of R have no S part: a constant residual
     r_s, z = factor[:rows, :width].numpy(), factor[:rows, width:].numpy()
-    scales_np = scales.numpy()
-    top = np.zeros((width + 1, width + 1), order="F")
-    top[:rows, :width], top[:rows, width] = r_s * scales_np[0], z[:, 0]
-    block = np.empty((rows, width + 1), order="F")
-    for d in range(1, len(scales_np)):
-        block[:, :width], block[:, width] = r_s * scales_np[d], z[:, d]
-        top, block, _, info = lapack.dtpqrt(rows, min(TPQRT_BLOCK, width + 1), top, block, 1, 1)
-        if info != 0:
-            raise RuntimeError(f"LAPACK dtpqrt failed with info={info}")
-    top = torch.from_numpy(np.triu(top))
-    return top[:width, :width], top[:width, width]
+    blocks = []
+    for d, scale in enumerate(scales.numpy()):
+        block = np.zeros((width + 1, width + 1), order="F")
+        block[:rows, :width], block[:rows, width] = r_s * scale, z[:, d]
+        blocks.append(block)
+    with parallel_section(max(1, min(torch.get_num_threads(), outputs // 2))) as pool:
+        triangle = torch.from_numpy(merge_tree(blocks, pool))
+    return triangle[:width, :width], triangle[:width, width]
+
+
+def merged_triangular(problem: GradientLeastSquares) -> tuple[torch.Tensor, torch.Tensor]:
+    """Square triangular T, t with ‖Tc − t‖ = ‖[R_S D_d]_d c − [Z_d]_d‖ up to a constant (CPU)."""
+    return merge_blocks(data_factor(problem), problem.column_scales())
 
 
 def svd_solve(matrix: torch.Tensor, rhs: torch.Tensor, rcond: float) -> Solution:
@@ -200,9 +300,55 @@ def solve_gelsd(problem: GradientLeastSquares, rcond: float) -> Solution:
 
 
 def solve_qr_svd(problem: GradientLeastSquares, rcond: float) -> Solution:
-    if problem.x.device.type == "cpu" and problem.x.dtype == torch.float64:
-        return svd_solve(*merged_triangular(problem), rcond)
-    return svd_solve(*reduced_system(problem), rcond)
+    return svd_solve(*triangular_system(problem), rcond)
+
+
+def triangular_system(problem: GradientLeastSquares) -> tuple[torch.Tensor, torch.Tensor]:
+    """Square triangular T, t with the least-squares problem of ‖Tc − t‖ equal to A's: block
+    merges on CPU/float64, else a QR of the stacked reduction."""
+    if is_cpu_float64(problem.x):
+        return merged_triangular(problem)
+    matrix, rhs = reduced_system(problem)
+    packed = triangular_factor(torch.cat([matrix, rhs[:, None]], dim=1))[: problem.width]
+    return packed[:, :-1], packed[:, -1]
+
+
+def with_ridge(
+    triangle: torch.Tensor, rhs: torch.Tensor, ridge: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """R factor (and rotated right-hand side) of [T; λI] c = [t; 0]."""
+    width = triangle.shape[0]
+    augmented = triangle.new_zeros(width + 1, width + 1)  # [T t; 0 0]: square for tpqrt
+    augmented[:width, :width], augmented[:width, width] = triangle, rhs
+    block = triangle.new_zeros(width, width + 1)
+    block[:, :width].diagonal().fill_(ridge)
+    if is_cpu_float64(triangle):
+        top = np.asfortranarray(augmented.numpy())
+        with parallel_section(1):
+            tpqrt(top, np.asfortranarray(block.numpy()), nb=TPQRT_BLOCK)
+        packed = torch.from_numpy(top)
+    else:
+        packed = triangular_factor(torch.cat([augmented, block]))
+    return packed[:width, :width], packed[:width, width]
+
+
+def solve_qr_ridge(problem: GradientLeastSquares, rcond: float) -> Solution:
+    """Tikhonov least squares min ‖Ac − b‖² + λ²‖c‖² with λ = rcond·σ_max(A), solved stably.
+
+    The triangle T of ``qr_svd`` (same reduction and merges), then the R factor of [T; λI]
+    (never AᵀA) and a triangular solve. Its singular values are ≥ λ, so the solve is well
+    defined; directions with σ ≪ λ are damped by σ²/(σ² + λ²) instead of cut at σ = λ.
+    λ is at least ε_dtype·σ_max (a ridge below the dtype's resolution would do nothing).
+    Reported rank: the width (nothing is truncated).
+    """
+    triangle, rhs = triangular_system(problem)
+    scale = spectral_norm(triangle)
+    if scale == 0:  # A = 0: the minimum-norm solution
+        return Solution(torch.zeros_like(rhs), 0)
+    ridge = max(rcond, torch.finfo(triangle.dtype).eps) * scale
+    triangle, rhs = with_ridge(triangle, rhs, ridge)
+    coef = torch.linalg.solve_triangular(triangle, rhs[:, None], upper=True)[:, 0]
+    return Solution(coef, problem.width)
 
 
 def augmented_gram(problem: GradientLeastSquares) -> torch.Tensor:
@@ -233,6 +379,7 @@ def solve_normal(problem: GradientLeastSquares, rcond: float, ridge: float = 1e-
 SOLVERS: dict[str, Callable[[GradientLeastSquares, float], Solution]] = {
     "gelsd": solve_gelsd,
     "qr_svd": solve_qr_svd,
+    "qr_ridge": solve_qr_ridge,
     "normal": solve_normal,
 }
 

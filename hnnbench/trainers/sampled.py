@@ -112,7 +112,7 @@ class SampledTrainer:
         self,
         hidden_width: int,
         method: str = "aswim",
-        solver: str = "qr_svd",
+        solver: str = "qr_ridge",
         rcond: float = 1e-13,
         model_seed: int = 992472,
         device: str = "cpu",
