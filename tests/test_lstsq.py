@@ -7,15 +7,20 @@ import torch
 import systems
 from hnnbench.data import make_dataset
 from hnnbench.evaluate import rel_l2
+from hnnbench.hardware import torch_threads
 from hnnbench.trainers import SampledTrainer
 from hnnbench.trainers.lstsq import (
     SOLVERS,
     GradientLeastSquares,
+    data_factor,
     merged_triangular,
+    point_ranges,
     reduced_system,
     solve,
+    spectral_norm,
     streamed_R,
     svd_solve,
+    with_ridge,
 )
 from hnnbench.trainers.sampled import (
     candidate_pairs,
@@ -95,6 +100,81 @@ def test_streamed_qr_equals_single_chunk(data):
     torch.testing.assert_close(many.abs(), single.abs(), rtol=1e-9, atol=1e-11)
 
 
+def test_point_ranges_cover_everything_evenly():
+    assert point_ranges(1000, 3, least=100) == [slice(0, 333), slice(333, 666), slice(666, 1000)]
+    assert point_ranges(1000, 8, least=300) == [slice(0, 333), slice(333, 666), slice(666, 1000)]
+    assert point_ranges(50, 4, least=100) == [slice(0, 50)]  # too few points to split
+
+
+@pytest.mark.parametrize(("threads", "chunk_bytes"), [(1, None), (3, None), (3, 40 * 54 * 8)])
+def test_parallel_streamed_factor_is_an_exact_R(threads, chunk_bytes, data):
+    """Split over threads and chunks, R still satisfies RᵀR = [S | ẋ]ᵀ[S | ẋ]."""
+    kwargs = {"chunk_bytes": chunk_bytes} if chunk_bytes else {}
+    problem, before = problem_of(data, 50, **kwargs), torch.get_num_threads()
+    with torch_threads(threads):
+        factor = data_factor(problem)
+        assert torch.get_num_threads() == threads  # the worker pool restored its change
+    assert torch.get_num_threads() == before
+    full = torch.cat([problem.slopes(), problem.xdot], dim=1)
+    assert torch.equal(factor, torch.triu(factor)) and factor.shape == (54, 54)
+    torch.testing.assert_close(factor.T @ factor, full.T @ full, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(factor.abs(), streamed_R(problem).abs(), rtol=1e-8, atol=1e-10)
+
+
+def test_ridge_block_adds_lambda_squared_to_the_gram(data):
+    triangle, rhs = merged_triangular(problem_of(data, 40))
+    ridged, ridged_rhs = with_ridge(triangle, rhs, 0.5)
+    assert torch.equal(ridged, torch.triu(ridged))
+    expected = triangle.T @ triangle + 0.25 * torch.eye(40, dtype=torch.float64)
+    torch.testing.assert_close(ridged.T @ ridged, expected)
+    torch.testing.assert_close(ridged.T @ ridged_rhs, triangle.T @ rhs)
+
+
+def test_spectral_norm_estimate():
+    rng = np.random.default_rng(5)
+    u, _ = np.linalg.qr(rng.standard_normal((80, 30)))
+    v, _ = np.linalg.qr(rng.standard_normal((30, 30)))
+    matrix = torch.as_tensor(u @ np.diag(np.logspace(0, -14, 30)) @ v.T)  # decaying spectrum
+    assert spectral_norm(matrix) == pytest.approx(1.0, rel=1e-5)
+    assert spectral_norm(torch.zeros(5, 3, dtype=torch.float64)) == 0.0
+
+
+def test_qr_ridge_solves_the_tikhonov_problem(data):
+    """With a large rcond the ridge matters: c = argmin ‖Ac − b‖² + λ²‖c‖², λ = rcond·σ_max."""
+    problem, rcond = problem_of(data, 30), 1e-3
+    matrix, rhs = problem.dense()
+    sigma_max = spectral_norm(matrix)  # the estimate the solver uses (AᵀA = TᵀT)
+    assert sigma_max == pytest.approx(float(torch.linalg.matrix_norm(matrix, ord=2)), rel=1e-3)
+    ridge = rcond * sigma_max
+    stacked = torch.cat([matrix, ridge * torch.eye(30, dtype=torch.float64)])
+    padded = torch.cat([rhs, rhs.new_zeros(30)])
+    expected = torch.linalg.lstsq(stacked, padded[:, None], driver="gelsd").solution[:, 0]
+    solution = solve("qr_ridge", problem, rcond)
+    torch.testing.assert_close(solution.coef, expected, rtol=1e-6, atol=1e-8)
+    assert solution.effective_rank == 30
+    unregularised = solve("gelsd", problem, 1e-13).coef
+    assert solution.coef.norm() < unregularised.norm()  # the ridge shrinks c
+
+
+def test_qr_ridge_on_a_zero_system_returns_zeros(data):
+    problem = problem_of(data, 10)
+    problem.hidden_weight = torch.zeros_like(problem.hidden_weight)  # G = J Wᵀ = 0, so A = 0
+    solution = solve("qr_ridge", problem, 1e-13)
+    assert solution.effective_rank == 0 and torch.equal(solution.coef, torch.zeros(10).double())
+
+
+def test_qr_ridge_in_float32_runs_on_the_torch_path(data):
+    problem = problem_of(data, 20)
+    single = GradientLeastSquares(*(t.float() for t in (problem.x, problem.xdot,
+                                   problem.hidden_weight, problem.hidden_bias)))  # fmt: skip
+    matrix, rhs = problem.dense()
+    reference = solve("gelsd", problem, 1e-13).coef
+    coef = solve("qr_ridge", single, 1e-13).coef
+    assert coef.dtype == torch.float32 and torch.isfinite(coef).all()
+    best = (matrix @ reference - rhs).norm()
+    assert (matrix @ coef.double() - rhs).norm() <= 1.01 * best + 1e-4 * rhs.norm()
+
+
 @pytest.mark.parametrize("solver", sorted(SOLVERS))
 def test_solvers_on_a_well_conditioned_problem(solver, data):
     problem = well_conditioned(data)
@@ -115,9 +195,21 @@ def test_qr_svd_matches_gelsd_on_a_rank_deficient_problem(data):
             problem.chunk_bytes = chunk_bytes
         solution = solve("qr_svd", problem, 1e-13)
         assert abs(solution.effective_rank - reference.effective_rank) <= 2
-        residual = (matrix @ solution.coef - rhs).norm() / rhs.norm()
         reference_residual = (matrix @ reference.coef - rhs).norm() / rhs.norm()
-        assert residual <= 1.5 * reference_residual
+        for coef in (solution.coef, solve("qr_ridge", problem, 1e-13).coef):
+            residual = (matrix @ coef - rhs).norm() / rhs.norm()
+            assert residual <= 1.5 * reference_residual
+
+
+@pytest.mark.parametrize("system", ["pendulum", "spring", "lotka_volterra"])
+def test_qr_ridge_is_in_the_accuracy_class_of_gelsd(system):
+    """Same sampled network, test rel-L2(H) within 2× of the paper's SVD solver (rcond 1e-13)."""
+    data = make_dataset(systems.get(system), 1500, 1000, data_seed=7)
+    errors = {}
+    for solver in ("gelsd", "qr_ridge"):
+        net = SampledTrainer(250, method="uswim", solver=solver).fit(data)
+        errors[solver] = rel_l2(data.H_test, net.predict_H(data.x_test))
+    assert errors["qr_ridge"] <= 2 * errors["gelsd"], errors
 
 
 def test_svd_solve_drops_small_singular_values():

@@ -263,7 +263,8 @@ def merge_blocks(factor: torch.Tensor, scales: torch.Tensor) -> tuple[torch.Tens
     blocks = []
     for d, scale in enumerate(scales.numpy()):
         block = np.zeros((width + 1, width + 1), order="F")
-        block[:rows, :width], block[:rows, width] = r_s * scale, z[:, d]
+        np.multiply(r_s, scale, out=block[:rows, :width])  # R_S D_d, no temporary
+        block[:rows, width] = z[:, d]
         blocks.append(block)
     with parallel_section(max(1, min(torch.get_num_threads(), outputs // 2))) as pool:
         triangle = torch.from_numpy(merge_tree(blocks, pool))
