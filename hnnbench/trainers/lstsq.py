@@ -36,12 +36,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cache, partial
 
 import numpy as np
 import torch
 from scipy.linalg import blas
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from hnnbench.hardware import torch_threads
 from hnnbench.trainers.lapack import geqrt, tpqrt
@@ -156,6 +156,12 @@ def point_ranges(total: int, parts: int, least: int) -> list[slice]:
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+@cache
+def blas_libraries() -> ThreadpoolController:
+    """The BLAS and OpenMP libraries of this process, scanned once (a scan costs ~1 ms)."""
+    return ThreadpoolController()
+
+
 @contextmanager
 def parallel_section(workers: int) -> Iterator[ThreadPoolExecutor]:
     """A pool of ``workers`` threads that share the configured cores (torch.get_num_threads()):
@@ -163,7 +169,7 @@ def parallel_section(workers: int) -> Iterator[ThreadPoolExecutor]:
     inner = max(1, torch.get_num_threads() // workers)
     with (
         torch_threads(inner),
-        threadpool_limits(inner),
+        blas_libraries().limit(limits=inner),
         ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(inner,)) as pool,
     ):
         yield pool
