@@ -64,8 +64,9 @@ from hnnbench.trainers import AdamTrainer, SampledTrainer  # noqa: E402
 from hnnbench.trainers.lstsq import (  # noqa: E402
     GradientLeastSquares,
     data_factor,
+    factor_ranges,
     merge_blocks,
-    point_ranges,
+    merge_flops,
     solve,
     spectral_norm,
     with_ridge,
@@ -223,15 +224,9 @@ def qr_flops(rows: int, cols: int) -> float:
     return 2 * rows * cols**2 - 2 * cols**3 / 3
 
 
-def merge_flops(cols: int) -> float:
-    """tpqrt of a triangle on a triangle (R only): (2/3)n³."""
-    return 2 * cols**3 / 3
-
-
 def factor_flops(problem: GradientLeastSquares) -> float:
     """Flops of ``data_factor``: the streamed QR of every point range, then the range merges."""
-    cols, total = problem.width + problem.outputs, problem.x.shape[0]
-    ranges = point_ranges(total, torch.get_num_threads(), least=2 * cols)
+    cols, ranges = problem.width + problem.outputs, factor_ranges(problem)
     flops = (len(ranges) - 1) * merge_flops(cols)
     per_range = max(1, problem.chunk_bytes // len(ranges))
     for points in ranges:

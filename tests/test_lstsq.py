@@ -8,7 +8,7 @@ import systems
 from hnnbench.data import make_dataset
 from hnnbench.evaluate import rel_l2
 from hnnbench.hardware import torch_threads
-from hnnbench.trainers import SampledTrainer
+from hnnbench.trainers import SampledTrainer, lstsq
 from hnnbench.trainers.lstsq import (
     SOLVERS,
     GradientLeastSquares,
@@ -83,7 +83,10 @@ def test_reduced_system_is_exact(data):
         torch.testing.assert_close(full, part + outside, rtol=1e-9, atol=1e-9)
 
 
-def test_merged_triangle_equals_stacked_reduction(data):
+@pytest.mark.parametrize("parallel", [False, True])
+def test_merged_triangle_equals_stacked_reduction(parallel, data, monkeypatch):
+    if parallel:  # pairwise merges in threads, as for large widths
+        monkeypatch.setattr(lstsq, "PARALLEL_FLOPS", 0)
     problem = problem_of(data, 60)
     triangle, rhs = merged_triangular(problem)
     stacked_matrix, stacked_rhs = reduced_system(problem)
@@ -106,12 +109,19 @@ def test_point_ranges_cover_everything_evenly():
     assert point_ranges(50, 4, least=100) == [slice(0, 50)]  # too few points to split
 
 
+@pytest.fixture
+def parallel_small(monkeypatch):
+    """Let even these small problems use parallel ranges and merges."""
+    monkeypatch.setattr(lstsq, "PARALLEL_FLOPS", 0)
+
+
 @pytest.mark.parametrize(("threads", "chunk_bytes"), [(1, None), (3, None), (3, 40 * 54 * 8)])
-def test_parallel_streamed_factor_is_an_exact_R(threads, chunk_bytes, data):
+def test_parallel_streamed_factor_is_an_exact_R(threads, chunk_bytes, data, parallel_small):
     """Split over threads and chunks, R still satisfies RᵀR = [S | ẋ]ᵀ[S | ẋ]."""
     kwargs = {"chunk_bytes": chunk_bytes} if chunk_bytes else {}
     problem, before = problem_of(data, 50, **kwargs), torch.get_num_threads()
     with torch_threads(threads):
+        assert len(lstsq.factor_ranges(problem)) == threads
         factor = data_factor(problem)
         assert torch.get_num_threads() == threads  # the worker pool restored its change
     assert torch.get_num_threads() == before
@@ -154,6 +164,17 @@ def test_qr_ridge_solves_the_tikhonov_problem(data):
     assert solution.effective_rank == 30
     unregularised = solve("gelsd", problem, 1e-13).coef
     assert solution.coef.norm() < unregularised.norm()  # the ridge shrinks c
+
+
+@pytest.mark.parametrize("solver", ["qr_ridge", "qr_svd"])
+def test_torch_path_used_on_cuda_agrees_with_the_lapack_path(solver, data, monkeypatch):
+    """CUDA runs the torch path (stacked reduction, geqrf); here it runs on the CPU."""
+    problem = problem_of(data, 40)
+    lapack_path = solve(solver, problem, 1e-13)
+    monkeypatch.setattr(lstsq, "is_cpu_float64", lambda tensor: False)
+    torch_path = solve(solver, problem, 1e-13)
+    torch.testing.assert_close(torch_path.coef, lapack_path.coef, rtol=1e-7, atol=1e-9)
+    assert torch_path.effective_rank == lapack_path.effective_rank
 
 
 def test_qr_ridge_on_a_zero_system_returns_zeros(data):

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from functools import cache, partial
 
@@ -52,6 +52,8 @@ CHUNK_BYTES = 384 * 2**20
 TPQRT_BLOCK = 32
 #: block size of LAPACK geqrt in the streamed QR (measured: 128 beats 64 and 192)
 QR_BLOCK = 128
+#: flops below which a QR or merge is not worth a thread of its own (≈ 10 ms of one core)
+PARALLEL_FLOPS = 5e8
 
 
 @dataclass
@@ -163,16 +165,31 @@ def blas_libraries() -> ThreadpoolController:
 
 
 @contextmanager
-def parallel_section(workers: int) -> Iterator[ThreadPoolExecutor]:
-    """A pool of ``workers`` threads that share the configured cores (torch.get_num_threads()):
-    each runs torch and BLAS with threads // workers threads, restored afterwards."""
+def parallel_section(workers: int) -> Iterator[Callable]:
+    """A ``map`` over ``workers`` threads that share the configured cores
+    (torch.get_num_threads()): each runs torch and BLAS with threads // workers threads,
+    restored afterwards. One worker: the builtin ``map`` in this thread, nothing changed."""
+    if workers <= 1:
+        yield map
+        return
     inner = max(1, torch.get_num_threads() // workers)
     with (
         torch_threads(inner),
         blas_libraries().limit(limits=inner),
         ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(inner,)) as pool,
     ):
-        yield pool
+        yield pool.map
+
+
+def serial_if_small(flops: float) -> AbstractContextManager:
+    """One BLAS thread for a LAPACK call too small to share (measured: a 201² tpqrt took 8 ms
+    with two OpenBLAS threads, 0.5 ms with one); larger calls keep the configured threads."""
+    return blas_libraries().limit(limits=1) if flops < PARALLEL_FLOPS else nullcontext()
+
+
+def merge_flops(cols: int) -> float:
+    """tpqrt of a triangle on a triangle (R only): (2/3)n³."""
+    return 2 * cols**3 / 3
 
 
 def is_cpu_float64(tensor: torch.Tensor) -> bool:
@@ -196,15 +213,23 @@ def factor_points(problem: GradientLeastSquares, points: slice) -> np.ndarray:
     return np.asfortranarray(buffer[:held])
 
 
-def merge_tree(triangles: list[np.ndarray], pool: ThreadPoolExecutor) -> np.ndarray:
-    """R of the stacked square triangles, merged pairwise (tpqrt) level by level in ``pool``;
-    the first array is overwritten by the result."""
+def merge_tree(triangles: list[np.ndarray], parallel_map: Callable = map) -> np.ndarray:
+    """R of the stacked square triangles, merged pairwise (tpqrt) level by level, the merges
+    of a level through ``parallel_map``; the first array is overwritten by the result."""
     items = list(triangles)
     while len(items) > 1:
         pairs = list(zip(items[0::2], items[1::2], strict=False))
-        list(pool.map(lambda pair: tpqrt(*pair, nb=TPQRT_BLOCK), pairs))
+        list(parallel_map(lambda pair: tpqrt(*pair, nb=TPQRT_BLOCK), pairs))
         items = [top for top, _ in pairs] + items[2 * len(pairs) :]
     return items[0]
+
+
+def factor_ranges(problem: GradientLeastSquares) -> list[slice]:
+    """The point ranges ``data_factor`` factors in parallel: one per thread, each with at least
+    2(M+2n) points and a QR worth a thread (``PARALLEL_FLOPS``)."""
+    cols = problem.width + problem.outputs
+    least = max(2 * cols, math.ceil(PARALLEL_FLOPS / (2 * cols**2)))
+    return point_ranges(problem.x.shape[0], torch.get_num_threads(), least)
 
 
 def data_factor(problem: GradientLeastSquares) -> torch.Tensor:
@@ -218,12 +243,11 @@ def data_factor(problem: GradientLeastSquares) -> torch.Tensor:
     """
     if not is_cpu_float64(problem.x):
         return streamed_R(problem)
-    cols = problem.width + problem.outputs
-    ranges = point_ranges(problem.x.shape[0], torch.get_num_threads(), least=2 * cols)
+    ranges = factor_ranges(problem)
     per_range = replace(problem, chunk_bytes=max(1, problem.chunk_bytes // len(ranges)))
-    with parallel_section(len(ranges)) as pool:
-        factors = list(pool.map(partial(factor_points, per_range), ranges))
-        return torch.from_numpy(merge_tree(factors, pool))
+    with parallel_section(len(ranges)) as parallel_map:
+        factors = list(parallel_map(partial(factor_points, per_range), ranges))
+        return torch.from_numpy(merge_tree(factors, parallel_map))
 
 
 def reduced_system(problem: GradientLeastSquares) -> tuple[torch.Tensor, torch.Tensor]:
@@ -272,8 +296,10 @@ def merge_blocks(factor: torch.Tensor, scales: torch.Tensor) -> tuple[torch.Tens
         np.multiply(r_s, scale, out=block[:rows, :width])  # R_S D_d, no temporary
         block[:rows, width] = z[:, d]
         blocks.append(block)
-    with parallel_section(max(1, min(torch.get_num_threads(), outputs // 2))) as pool:
-        triangle = torch.from_numpy(merge_tree(blocks, pool))
+    flops = merge_flops(width + 1)
+    workers = min(torch.get_num_threads(), outputs // 2) if flops >= PARALLEL_FLOPS else 1
+    with serial_if_small(flops), parallel_section(workers) as parallel_map:
+        triangle = torch.from_numpy(merge_tree(blocks, parallel_map))
     return triangle[:width, :width], triangle[:width, width]
 
 
@@ -331,7 +357,7 @@ def with_ridge(
     block[:, :width].diagonal().fill_(ridge)
     if is_cpu_float64(triangle):
         top = np.asfortranarray(augmented.numpy())
-        with parallel_section(1):
+        with serial_if_small(merge_flops(width + 1)):
             tpqrt(top, np.asfortranarray(block.numpy()), nb=TPQRT_BLOCK)
         packed = torch.from_numpy(top)
     else:
