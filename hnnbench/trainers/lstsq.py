@@ -20,10 +20,17 @@ Solvers (``solve(name, problem, rcond)`` → coefficients c and the effective ra
                  [R_S D_0; …; R_S D_{2n−1}] c = [Z_0; …; Z_{2n−1}], Z = Q_Sᵀ ẋ. The QR of S is
                  streamed over row chunks of points (tall-skinny QR of [R; S_chunk ẋ_chunk]), so
                  memory is O(chunk·M + M²) whatever N is and no (N, 2n, M) tensor is formed.
-                 The 2n stacked blocks are upper triangular, so on CPU they are merged one by
-                 one with the structured QR of a triangle on top of a triangle (LAPACK tpqrt,
-                 ≈ (2/3)M³ flops per merge instead of 2·(2nM)·M² for a dense QR of the stack).
-                 The last, small step is gelsd on the M × M factor (CPU) or its SVD (CUDA).
+                 On CPU (float64) each thread streams its own range of points with a one-thread
+                 LAPACK geqrt (GIL released, see ``lapack.py``) and the 2n stacked blocks, all
+                 upper triangular, are merged pairwise in parallel by the structured QR of a
+                 triangle on a triangle (tpqrt, ≈ (2/3)M³ flops a merge instead of 2·(2nM)·M²
+                 for a dense QR of the stack). Last, gelsd on the M × M factor (its SVD on CUDA).
+* ``qr_ridge``   (default) the same triangle T, then Tikhonov least squares
+                 min ‖Ac − b‖² + λ²‖c‖² with λ = rcond·σ_max: one more merge, of λI, and a
+                 triangular solve — no SVD. Small singular directions are damped by
+                 σ²/(σ² + λ²) instead of cut at σ = λ; never forms AᵀA, so unlike ``normal``
+                 it keeps QR's accuracy (test errors equal to or below gelsd's at the same
+                 rcond: benchmarks/README.md).
 * ``normal``     normal equations AᵀA = (SᵀS) ⊙ (GᵀG) with a small ridge and Cholesky (SᵀS by
                  syrk on CPU): fastest, but squares the condition number — not paper-accurate,
                  used by default only for A-SWIM's first pass (see ``sampled.py``).
