@@ -3,10 +3,10 @@
     python benchmarks/gpu_check.py
 
 Double pendulum, 20 000 training points, U-SWIM, widths 1000 and 5000, float64, default solver
-(qr_svd: on CUDA the stacked reduced system goes through torch.geqrf and an explicit SVD, since
-torch.linalg.lstsq on CUDA has only the non-rank-revealing 'gels'). The hidden layer is drawn on
-the host from the model seed, so both devices fit the same network. Without CUDA it prints
-"no CUDA device: skipped" and exits 0.
+(qr_ridge: on CUDA the streamed torch.geqrf of [S | ẋ], a QR of the stacked reduced system, a QR
+of [T; λI] and a triangular solve — the path tests/test_lstsq.py also runs on the CPU). The
+hidden layer is drawn on the host from the model seed, so both devices fit the same network.
+Without CUDA it prints "no CUDA device: skipped" and exits 0.
 """
 
 from __future__ import annotations

@@ -1,0 +1,51 @@
+"""The benchmark scripts run end to end at tiny sizes and refuse bad input (no timing claims)."""
+
+import csv
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_perf_quick_speed_and_flops(tmp_path):
+    done = run("benchmarks/perf.py", "--quick", "--sections", "speed,flops", "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "perf.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    speed = [r for r in rows if r["section"] == "speed"]
+    assert len(speed) == 5  # 3 cases, A-SWIM ones also with an exact first pass
+    for row in speed:
+        assert float(row["speedup"]) > 0 and math.isfinite(float(row["ours_err"]))
+        # same hidden layer on U-SWIM: the errors of both fits are of one class
+        assert float(row["err_ratio"]) < 10
+    flops = {r["case"].split(" (")[0]: r for r in rows if r["section"] == "flops"}
+    total = flops["least-squares step: solve('qr_ridge') end to end, best of 3"]
+    assert 0 < float(total["fraction_of_dgemm"]) < 1.5
+    report = (tmp_path / "perf.md").read_text()
+    assert "### speed" in report and "### flops" in report
+
+
+def test_perf_refuses_an_unknown_section_before_any_work(tmp_path):
+    done = run("benchmarks/perf.py", "--quick", "--sections", "speed,warp", "--out", tmp_path)
+    assert done.returncode != 0
+    assert "unknown section(s) ['warp']; allowed: ['speed', 'flops', 'memory', 'adam']" in (
+        done.stderr
+    )
+    assert not (tmp_path / "perf.csv").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here: tests/test_cuda.py runs")
+def test_gpu_check_skips_cleanly_without_cuda():
+    done = run("benchmarks/gpu_check.py")
+    assert done.returncode == 0 and done.stdout.strip() == "no CUDA device: skipped"
