@@ -139,23 +139,34 @@ def triangular_factor(matrix: torch.Tensor) -> torch.Tensor:
     return torch.triu(packed[:size])
 
 
+def is_cpu_float64(tensor: torch.Tensor) -> bool:
+    return tensor.device.type == "cpu" and tensor.dtype == torch.float64
+
+
 def streamed_R(problem: GradientLeastSquares, points: slice = slice(None)) -> torch.Tensor:
     """R of [S | ẋ] over a range of points by tall-skinny QR over chunks: QR([R_prev; chunk]).
 
-    One column-major buffer (what LAPACK wants: no transposing copy) holds R_prev in its top
-    rows and the next chunk, written in place, below it.
+    One column-major buffer holds R_prev in its top rows and the next chunk, written in place,
+    below it. CPU, float64: LAPACK geqrt in place with the GIL released (``lapack.py``), so
+    ranges can stream in parallel threads; elsewhere torch.geqrf. Returned column-major.
     """
     first, stop, _ = points.indices(problem.x.shape[0])
     cols, step = problem.width + problem.outputs, problem.chunk_points(stop - first)
     buffer = problem.x.new_empty(cols, min(step, stop - first) + cols).T
+    in_place = is_cpu_float64(problem.x)
     held = 0  # rows of R_prev at the top of the buffer
     for start in range(first, stop, step):
         rows = min(step, stop - start)
         problem.fill_chunk(buffer[held : held + rows], start)
-        factor = triangular_factor(buffer[: held + rows])
-        held = factor.shape[0]
-        buffer[:held] = factor
-    return buffer[:held].clone(memory_format=torch.contiguous_format)
+        if in_place:
+            geqrt(buffer[: held + rows].numpy(), QR_BLOCK)
+            held = min(held + rows, cols)
+            buffer[:held].triu_()  # drop the Householder vectors below R
+        else:
+            factor = triangular_factor(buffer[: held + rows])
+            held = factor.shape[0]
+            buffer[:held] = factor
+    return buffer[:held].T.contiguous().T
 
 
 def point_ranges(total: int, parts: int, least: int) -> list[slice]:
@@ -199,27 +210,6 @@ def merge_flops(cols: int) -> float:
     return 2 * cols**3 / 3
 
 
-def is_cpu_float64(tensor: torch.Tensor) -> bool:
-    return tensor.device.type == "cpu" and tensor.dtype == torch.float64
-
-
-def factor_points(problem: GradientLeastSquares, points: slice) -> np.ndarray:
-    """R of [S | ẋ] over a range of points (CPU, float64), Fortran-ordered, by streamed QR:
-    LAPACK geqrt in place on [R_prev; chunk] in one column-major buffer, GIL released."""
-    first, stop, _ = points.indices(problem.x.shape[0])
-    cols, step = problem.width + problem.outputs, problem.chunk_points(stop - first)
-    buffer = np.zeros((min(step, stop - first) + cols, cols), order="F")
-    view = torch.from_numpy(buffer)  # the same memory, for torch to fill
-    held = 0  # rows of R_prev at the top of the buffer
-    for start in range(first, stop, step):
-        rows = min(step, stop - start)
-        problem.fill_chunk(view[held : held + rows], start)
-        geqrt(buffer[: held + rows], QR_BLOCK)
-        held = min(held + rows, cols)
-        view[:held].triu_()  # drop the Householder vectors below R
-    return np.asfortranarray(buffer[:held])
-
-
 def merge_tree(triangles: list[np.ndarray], parallel_map: Callable = map) -> np.ndarray:
     """R of the stacked square triangles, merged pairwise (tpqrt) level by level, the merges
     of a level through ``parallel_map``; the first array is overwritten by the result."""
@@ -253,8 +243,8 @@ def data_factor(problem: GradientLeastSquares) -> torch.Tensor:
     ranges = factor_ranges(problem)
     per_range = replace(problem, chunk_bytes=max(1, problem.chunk_bytes // len(ranges)))
     with parallel_section(len(ranges)) as parallel_map:
-        factors = list(parallel_map(partial(factor_points, per_range), ranges))
-        return torch.from_numpy(merge_tree(factors, parallel_map))
+        factors = list(parallel_map(partial(streamed_R, per_range), ranges))
+        return torch.from_numpy(merge_tree([f.numpy() for f in factors], parallel_map))
 
 
 def reduced_system(problem: GradientLeastSquares) -> tuple[torch.Tensor, torch.Tensor]:
