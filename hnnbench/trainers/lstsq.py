@@ -152,8 +152,11 @@ def streamed_R(problem: GradientLeastSquares, points: slice = slice(None)) -> to
     """
     first, stop, _ = points.indices(problem.x.shape[0])
     cols, step = problem.width + problem.outputs, problem.chunk_points(stop - first)
-    buffer = problem.x.new_empty(cols, min(step, stop - first) + cols).T
-    in_place = is_cpu_float64(problem.x)
+    in_place, rows_max = is_cpu_float64(problem.x), min(step, stop - first) + cols
+    if in_place:  # numpy's calloc'd buffer: the later stages ran ≈ 5 % faster than after torch's
+        buffer = torch.from_numpy(np.zeros((rows_max, cols), order="F"))
+    else:
+        buffer = problem.x.new_empty(cols, rows_max).T
     held = 0  # rows of R_prev at the top of the buffer
     for start in range(first, stop, step):
         rows = min(step, stop - start)
