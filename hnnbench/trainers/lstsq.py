@@ -351,15 +351,15 @@ def with_ridge(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """R factor (and rotated right-hand side) of [T; λI] c = [t; 0]."""
     width = triangle.shape[0]
-    augmented = triangle.new_zeros(width + 1, width + 1)  # [T t; 0 0]: square for tpqrt
+    # [T t; 0 0] (square for tpqrt) and [λI 0], both column-major as LAPACK wants: no copies
+    augmented = triangle.new_zeros(width + 1, width + 1).T
     augmented[:width, :width], augmented[:width, width] = triangle, rhs
-    block = triangle.new_zeros(width, width + 1)
+    block = triangle.new_zeros(width + 1, width).T
     block[:, :width].diagonal().fill_(ridge)
     if is_cpu_float64(triangle):
-        top = np.asfortranarray(augmented.numpy())
         with serial_if_small(merge_flops(width + 1)):
-            tpqrt(top, np.asfortranarray(block.numpy()), nb=TPQRT_BLOCK)
-        packed = torch.from_numpy(top)
+            tpqrt(augmented.numpy(), block.numpy(), nb=TPQRT_BLOCK)  # in place
+        packed = augmented
     else:
         packed = triangular_factor(torch.cat([augmented, block]))
     return packed[:width, :width], packed[:width, width]
