@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import systems  # noqa: E402
+from hnnbench import systems  # noqa: E402
 from hnnbench.data import make_dataset  # noqa: E402
 from hnnbench.evaluate import rel_l2  # noqa: E402
 from hnnbench.trainers import SampledTrainer  # noqa: E402

@@ -57,7 +57,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import systems  # noqa: E402
+from hnnbench import systems  # noqa: E402
 from hnnbench.data import Dataset, make_dataset  # noqa: E402
 from hnnbench.evaluate import rel_l2  # noqa: E402
 from hnnbench.trainers import AdamTrainer, SampledTrainer  # noqa: E402

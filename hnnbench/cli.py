@@ -6,15 +6,13 @@ hnnbench -m system=pendulum,spring trainer=aswim,adam seed=0,1,2
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
 from omegaconf import DictConfig
 
 from hnnbench.runner import run
 
-#: conf/ at the top of the checkout (hnnbench is installed editable from it)
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+#: the configs ship inside the package (hnnbench/conf; the checkout's top-level conf/ links here)
+CONFIG_DIR = "conf"
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hnnbench.ground_truth import stays_inside
-from systems import HamiltonianSystem
+from hnnbench.systems import HamiltonianSystem
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from hnnbench.ground_truth import true_trajectories
 from hnnbench.hardware import torch_threads
 from hnnbench.integrators import integrate
 from hnnbench.network import HamiltonianNet
-from systems import HamiltonianSystem
+from hnnbench.systems import HamiltonianSystem
 
 #: at most about this many points of each curve are stored in a run record
 CURVE_POINTS = 200

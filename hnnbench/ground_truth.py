@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from systems import HamiltonianSystem
+from hnnbench.systems import HamiltonianSystem
 
 #: tolerance of the reference integration (both rtol and atol)
 REFERENCE_TOL = 1e-11

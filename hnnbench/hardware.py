@@ -76,6 +76,8 @@ def package_version(name: str) -> str | None:
 def git_commit() -> str | None:
     """The hnnbench checkout's commit (with '-dirty' when it has uncommitted changes)."""
     root = Path(__file__).resolve().parent.parent
+    if not (root / "pyproject.toml").is_file():  # an installed wheel, not a checkout
+        return None
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-import systems
+from hnnbench import systems
 from hnnbench.data import make_dataset
 from hnnbench.trainers import AdamTrainer
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-import systems
+from hnnbench import systems
 from hnnbench.data import inside, make_dataset, rollout_initial_states
 from hnnbench.ground_truth import true_trajectories
 

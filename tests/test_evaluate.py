@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-import systems
+from hnnbench import systems
 from hnnbench.data import make_dataset, rollout_initial_states
 from hnnbench.evaluate import RolloutSettings, rel_l2, rollout_metrics, valid_time
 from hnnbench.integrators import ORDERS, integrate

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-import systems
+from hnnbench import systems
 from hnnbench.data import make_dataset
 from hnnbench.evaluate import rel_l2
 from hnnbench.hardware import torch_threads

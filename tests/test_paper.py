@@ -12,14 +12,13 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-import systems
-from hnnbench import paper
+from hnnbench import paper, systems
 from hnnbench.report.compare import compare, load_published, parse_domain, parse_params
 from hnnbench.report.experiments import EXPERIMENTS, FULL, LITE, select
 from hnnbench.report.frame import to_frame
 from hnnbench.report.synthetic import PENDULUM_DOMAIN, make_record, write_synthetic
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[1] / "hnnbench" / "conf"
 PAPER_FILES = sorted((CONF / "experiment").glob("paper_*.yaml"))
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-import systems
+from hnnbench import systems
 from hnnbench.data import make_dataset
 from hnnbench.evaluate import rel_l2
 from hnnbench.trainers import SampledTrainer

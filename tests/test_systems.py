@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-import systems
+from hnnbench import systems
 from hnnbench.data import rollout_initial_states, sample_box
 from hnnbench.ground_truth import true_trajectories
-from systems import apply_J, symplectic_matrix
+from hnnbench.systems import apply_J, symplectic_matrix
 
 ALL = systems.names()
 

@@ -29,7 +29,7 @@ from hnnbench.report.document import (
 from hnnbench.report.experiments import EXPERIMENTS, paper_experiment
 from hnnbench.report.frame import to_frame
 
-EXPERIMENT_DIR = Path(__file__).resolve().parents[2] / "conf" / "experiment"
+EXPERIMENT_DIR = Path(__file__).resolve().parents[1] / "conf" / "experiment"
 ESTIMATED_CAVEAT = (
     "Energy of {count} run(s) is `estimated`: codecarbon modelled CPU power from load and the "
     "CPU's TDP (no RAPL or GPU counters on this machine), so energy and CO₂ are not measured and "

@@ -7,7 +7,7 @@ With Δ = q1 − q2:
 
 import numpy as np
 
-from systems.base import HamiltonianSystem
+from hnnbench.systems.base import HamiltonianSystem
 
 
 class DoublePendulum(HamiltonianSystem):

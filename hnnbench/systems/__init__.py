@@ -6,12 +6,12 @@ Adding a system: one new file here defining a ``HamiltonianSystem`` subclass, on
 
 from typing import Any
 
-from systems.base import HamiltonianSystem, apply_J, symplectic_matrix, validate_domain
-from systems.double_pendulum import DoublePendulum
-from systems.henon_heiles import HenonHeiles
-from systems.lotka_volterra import LotkaVolterra
-from systems.pendulum import Pendulum
-from systems.spring import Spring
+from hnnbench.systems.base import HamiltonianSystem, apply_J, symplectic_matrix, validate_domain
+from hnnbench.systems.double_pendulum import DoublePendulum
+from hnnbench.systems.henon_heiles import HenonHeiles
+from hnnbench.systems.lotka_volterra import LotkaVolterra
+from hnnbench.systems.pendulum import Pendulum
+from hnnbench.systems.spring import Spring
 
 _REGISTRY: dict[str, type[HamiltonianSystem]] = {
     cls.name: cls for cls in (Pendulum, Spring, HenonHeiles, DoublePendulum, LotkaVolterra)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from systems.base import HamiltonianSystem
+from hnnbench.systems.base import HamiltonianSystem
 
 
 class Pendulum(HamiltonianSystem):
