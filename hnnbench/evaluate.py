@@ -1,12 +1,16 @@
 """Test errors and rollout metrics, identical for every trainer (they only see the network).
 
-* test rel-L2 of H, ∇H and ẋ:  ‖y − ŷ‖₂ / ‖y‖₂ over all test points (and components).
+* test rel-L2 of H, ∇H and ẋ:  ‖y − ŷ‖₂ / ‖y‖₂ over all test points (and components); H and ∇H
+  are null for a model without a Hamiltonian (``model.is_hamiltonian``).
 * rollouts from R initial states over [0, T]: the learned and the true vector field are integrated
   with the SAME fixed-step integrator and step; the tight reference (DOP853) is recorded too.
   - relative trajectory error e(t) = ‖x̂(t) − x(t)‖ / ‖x(t)‖ (norms over all states and
     coordinates at time t; x = the true field under the same integrator),
   - energy drift max_t |H(x̂(t)) − H(x̂(0))| / max(|H(x̂(0))|, floor), using the TRUE H,
   - valid prediction time: first t with e(t) > threshold (T when never exceeded).
+
+Which metrics exist, their labels and directions: ``metrics.py``; ``evaluate`` fills every
+``test`` and ``rollout`` metric declared there.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from hnnbench.data import Dataset
 from hnnbench.ground_truth import true_trajectories
 from hnnbench.hardware import torch_threads
 from hnnbench.integrators import integrate
-from hnnbench.network import HamiltonianNet
+from hnnbench.metrics import names
+from hnnbench.model import VectorFieldModel, is_hamiltonian
 from hnnbench.systems import HamiltonianSystem
 
 #: at most about this many points of each curve are stored in a run record
@@ -34,12 +39,14 @@ def rel_l2(true: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.linalg.norm(predicted - true) / np.linalg.norm(true))
 
 
-def test_errors(net: HamiltonianNet, data: Dataset) -> dict[str, float]:
-    return {
-        "test_H_rel_l2": rel_l2(data.H_test, net.predict_H(data.x_test)),
-        "test_grad_rel_l2": rel_l2(data.grad_test, net.predict_grad(data.x_test)),
-        "test_xdot_rel_l2": rel_l2(data.xdot_test, net.predict_vector_field(data.x_test)),
-    }
+def test_errors(model: VectorFieldModel, data: Dataset) -> dict[str, float | None]:
+    """The ``test`` metrics; those that need Ĥ are None for a model without one."""
+    errors: dict[str, float | None] = dict.fromkeys(names("test"))
+    errors["test_xdot_rel_l2"] = rel_l2(data.xdot_test, model.predict_vector_field(data.x_test))
+    if is_hamiltonian(model):
+        errors["test_H_rel_l2"] = rel_l2(data.H_test, model.predict_H(data.x_test))
+        errors["test_grad_rel_l2"] = rel_l2(data.grad_test, model.predict_grad(data.x_test))
+    return errors
 
 
 @dataclass(frozen=True)
@@ -73,12 +80,12 @@ def valid_time(times: np.ndarray, error: np.ndarray, threshold: float) -> float:
 
 
 def rollout_metrics(
-    net: HamiltonianNet, system: HamiltonianSystem, settings: RolloutSettings
+    model: VectorFieldModel, system: HamiltonianSystem, settings: RolloutSettings
 ) -> dict[str, Any]:
     x0 = settings.initial_states
     args = (x0, settings.horizon, settings.dt, settings.integrator)
     with torch_threads(1):  # thousands of tiny steps: extra threads only add overhead
-        times, learned = integrate(net.predict_vector_field, *args)
+        times, learned = integrate(model.predict_vector_field, *args)
     _, truth = integrate(system.vector_field, *args)
     reference = true_trajectories(system, x0, times)
     error = relative_error_curve(learned, truth)
@@ -99,3 +106,14 @@ def rollout_metrics(
         "rollout_example_learned": learned[keep, 0].tolist(),
         "rollout_example_true": reference[keep, 0].tolist(),
     }
+
+
+def evaluate(
+    model: VectorFieldModel, data: Dataset, system: HamiltonianSystem, settings: RolloutSettings
+) -> dict[str, Any]:
+    """Every ``test`` and ``rollout`` metric of the registry (None where it does not apply),
+    plus ``rollout``: the curves and details behind the rollout metrics."""
+    rollout = rollout_metrics(model, system, settings)
+    fields: dict[str, Any] = {**test_errors(model, data), "rollout": rollout}
+    fields.update({name: rollout[name] for name in names("rollout")})
+    return fields

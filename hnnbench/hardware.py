@@ -125,3 +125,9 @@ def environment() -> dict[str, Any]:
             for name in ("torch", "numpy", "scipy", "hydra-core", "omegaconf", "codecarbon")
         },
     }
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work so that a clock read means what it says."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -21,7 +21,11 @@ from typing import Any
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
+from hnnbench.metrics import METRICS
+
+#: 2: ``trainer`` is the trainer kind, 'sampled' or 'backprop' (version 1 wrote 'adam'), and
+#: metrics that do not apply to a model are null
+SCHEMA_VERSION = 2
 #: statuses of a finished run; ``ok`` and ``diverged`` are complete results, ``failed`` is retried
 STATUSES = ("ok", "diverged", "failed")
 COMPLETE = ("ok", "diverged")
@@ -29,8 +33,8 @@ RECORD_NAME = "record.json"
 #: config keys that only say where output goes: they do not change a run's identity
 OUTPUT_KEYS = ("results_dir", "name", "hydra", "progress")
 
-#: every field a record has (values may be null), in table order
-FIELDS = (
+#: identity and set-up fields, then the metrics (``metrics.py``), then the nested details
+IDENTITY = (
     "schema_version",
     "run_id",
     "status",
@@ -55,27 +59,13 @@ FIELDS = (
     "device",
     "dtype",
     "threads",
-    "train_time_s",
-    "fit_wall_time_s",
-    "energy_kwh",
-    "co2_kg",
     "energy_method",
     "energy_error",
-    "test_H_rel_l2",
-    "test_grad_rel_l2",
-    "test_xdot_rel_l2",
-    "rollout_rel_error_final",
-    "rollout_rel_error_mean",
-    "energy_drift",
-    "valid_prediction_time",
-    "rollout",
-    "learning_curve",
-    "fit_info",
-    "environment",
-    "started_at",
-    "finished_at",
-    "config",
 )
+#: nested fields left out of the tidy table (curves and whole configs)
+NESTED = ("rollout", "learning_curve", "fit_info", "environment", "config")
+#: every field a record has (values may be null), in table order
+FIELDS = (*IDENTITY, *METRICS, *NESTED, "started_at", "finished_at")
 
 
 def run_id_of(config: Mapping[str, Any]) -> str:
@@ -133,10 +123,6 @@ def find_records(folder: str | Path) -> list[Path]:
 
 def load_records(folder: str | Path) -> list[dict[str, Any]]:
     return [r for r in map(read_record, find_records(folder)) if r is not None]
-
-
-#: nested fields left out of the tidy table (curves and whole configs)
-NESTED = ("rollout", "learning_curve", "fit_info", "environment", "config")
 
 
 def to_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -2,14 +2,17 @@
 
 Timing boundary (identical for every trainer): ``fit_wall_time_s`` is the wall clock of
 ``trainer.fit(dataset)`` alone (data generation, rollout set-up and evaluation excluded; CUDA
-synchronised before both clock reads). ``train_time_s`` equals it for sampled trainers; for Adam
-it is the trainer's own clock, which also excludes the learning-curve evaluations inside ``fit``.
-Energy is tracked over the same ``fit`` call (learning-curve evaluations included).
+synchronised before both clock reads). ``train_time_s`` is the trainer's own clock
+(``Trainer.train_time_s_``, e.g. Adam's, which also excludes the learning-curve evaluations
+inside ``fit``) when it keeps one, else the wall clock. Energy is tracked over the same ``fit``
+call (learning-curve evaluations included).
+
+The runner only talks to the ``Trainer`` interface (``trainers/base.py``) and the model
+interface (``model.py``): no trainer-specific code here.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
 import time
@@ -24,8 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from hnnbench.data import make_dataset, rollout_initial_states
 from hnnbench.energy import EnergyMeter
-from hnnbench.evaluate import RolloutSettings, rollout_metrics, test_errors
-from hnnbench.hardware import apply_threads, check_hardware, environment
+from hnnbench.evaluate import RolloutSettings, evaluate
+from hnnbench.hardware import apply_threads, check_hardware, environment, synchronize
 from hnnbench.integrators import check_integrator
 from hnnbench.record import (
     FIELDS,
@@ -35,8 +38,7 @@ from hnnbench.record import (
     run_id_of,
     write_atomic,
 )
-from hnnbench.trainers import AdamTrainer
-from hnnbench.trainers.adam import synchronize
+from hnnbench.trainers import Trainer
 
 log = logging.getLogger("hnnbench")
 
@@ -87,7 +89,7 @@ def validate(cfg: DictConfig) -> None:
     check_hardware(cfg.hardware.device, cfg.hardware.dtype, cfg.hardware.threads)
 
 
-def build(cfg: DictConfig, seeds: Seeds) -> tuple[Any, Any]:
+def build(cfg: DictConfig, seeds: Seeds) -> tuple[Any, Trainer]:
     """The system and the trainer; the shared knobs go to whichever trainer is configured."""
     system = instantiate(cfg.system)
     trainer = instantiate(
@@ -97,18 +99,18 @@ def build(cfg: DictConfig, seeds: Seeds) -> tuple[Any, Any]:
         device=cfg.hardware.device,
         dtype=cfg.hardware.dtype,
     )
-    if isinstance(trainer, AdamTrainer):
-        trainer.progress = bool(cfg.progress)
+    if not isinstance(trainer, Trainer):
+        raise TypeError(
+            f"trainer._target_={cfg.trainer.get('_target_')!r} built a "
+            f"{type(trainer).__name__}, which does not implement hnnbench.trainers.Trainer"
+        )
+    trainer.progress = bool(cfg.progress)
     return system, trainer
 
 
-def warm_up(trainer: Any, data: Any) -> None:
+def warm_up(trainer: Trainer, data: Any) -> None:
     """One tiny untimed fit, so one-time start-up (thread pools, lazy init) is never timed."""
-    tiny = copy.copy(trainer)
-    tiny.hidden_width = min(trainer.hidden_width, 8)
-    if isinstance(tiny, AdamTrainer):
-        tiny.steps, tiny.eval_every, tiny.progress = 2, 1, False
-    tiny.fit(data.head(32))
+    trainer.warmup_copy().fit(data.head(32))
 
 
 def now() -> str:
@@ -116,7 +118,7 @@ def now() -> str:
 
 
 def empty_record(
-    cfg: DictConfig, resolved: dict[str, Any], run_id: str, seeds: Seeds, trainer: Any
+    cfg: DictConfig, resolved: dict[str, Any], run_id: str, seeds: Seeds, trainer: Trainer
 ) -> dict[str, Any]:
     """Every schema field, filled with what is known before the run starts."""
     record: dict[str, Any] = dict.fromkeys(FIELDS)
@@ -128,10 +130,7 @@ def empty_record(
         system_params={
             k: v for k, v in cfg.system.items() if k not in ("_target_", "name", "domain")
         },
-        trainer="adam" if isinstance(trainer, AdamTrainer) else "sampled",
-        method=cfg.trainer.get("method", "adam"),
-        solver=cfg.trainer.get("solver"),
-        rcond=cfg.trainer.get("rcond"),
+        **trainer.record_fields(),
         hidden_width=cfg.hidden_width,
         train_points=cfg.train_points,
         test_points=cfg.test_points,
@@ -175,21 +174,26 @@ def run(cfg: DictConfig) -> str:
     record["finished_at"] = now()
     write_atomic(record_path, record)
     log.info(
-        "run %s %s: %s/%s on %s, train %.3g s, test rel-L2(H) %.3g → %s",
+        "run %s %s: %s/%s on %s, train %.3g s, test rel-L2(H) %s, rel-L2(ẋ) %s → %s",
         run_id,
         record["status"],
         record["trainer"],
         record["method"],
         record["system"],
         record["train_time_s"],
-        record["test_H_rel_l2"],
+        _short(record["test_H_rel_l2"]),
+        _short(record["test_xdot_rel_l2"]),
         record_path,
     )
     return record["status"]
 
 
+def _short(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
 def execute(
-    cfg: DictConfig, seeds: Seeds, system: Any, trainer: Any, out_dir: Path
+    cfg: DictConfig, seeds: Seeds, system: Any, trainer: Trainer, out_dir: Path
 ) -> dict[str, Any]:
     """Data (untimed) → fit (timed, energy) → evaluation; the record fields it produced."""
     threads = apply_threads(cfg.hardware.threads)
@@ -205,7 +209,7 @@ def execute(
     with EnergyMeter(energy_dir, cfg.energy.country_iso_code, cfg.energy.enabled) as meter:
         synchronize(device)
         start = time.perf_counter()
-        net = trainer.fit(data)
+        model = trainer.fit(data)
         synchronize(device)
         fit_wall = time.perf_counter() - start
     fields: dict[str, Any] = {
@@ -217,18 +221,11 @@ def execute(
     fit_info = dict(trainer.fit_info_, energy_hardware=meter.reading.hardware)
     fields["fit_info"] = fit_info
     fields["effective_rank"] = fit_info.get("effective_rank")
-    if isinstance(trainer, AdamTrainer):
-        fields["learning_curve"] = trainer.learning_curve_
-        fields["train_time_s"] = (
-            trainer.learning_curve_[-1]["seconds"] if trainer.learning_curve_ else fit_wall
-        )
-        if trainer.diverged_:
-            fields["status"] = "diverged"
-            fields["error"] = f"non-finite loss at step {trainer.steps_done_}"
-            return fields
-    else:
-        fields["train_time_s"] = fit_wall
-    fields.update(test_errors(net, data))
+    fields["learning_curve"] = trainer.learning_curve_ or None  # None: no iterations
+    fields["train_time_s"] = fit_wall if trainer.train_time_s_ is None else trainer.train_time_s_
+    if trainer.status_ != "ok":
+        fields.update(status=trainer.status_, error=trainer.status_message_)
+        return fields
     settings = RolloutSettings(
         initial_states,
         evaluation.horizon,
@@ -237,19 +234,11 @@ def execute(
         evaluation.threshold,
         evaluation.energy_floor,
     )
-    rollout = rollout_metrics(net, system, settings)
-    for key in (
-        "rollout_rel_error_final",
-        "rollout_rel_error_mean",
-        "energy_drift",
-        "valid_prediction_time",
-    ):
-        fields[key] = rollout[key]
-    fields["rollout"] = rollout
+    fields.update(evaluate(model, data, system, settings))
     fields["status"] = "ok"
     if cfg.save_model:
         out_dir.mkdir(parents=True, exist_ok=True)
-        net.save(
+        model.save(
             out_dir / "model",
             metadata={"run_id": out_dir.name, "method": fields["fit_info"].get("method")},
         )

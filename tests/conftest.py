@@ -18,7 +18,8 @@ def hnnbench_command() -> list[str]:
 
 def run_hnnbench(args: list[str], tmp_path: Path, **kwargs) -> subprocess.CompletedProcess:
     # the checkout under test first, so subprocesses import the same code as the tests
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
+    paths = [str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     return subprocess.run(
         [*hnnbench_command(), *args],
         cwd=tmp_path,

@@ -30,8 +30,8 @@ def test_multirun_writes_complete_records(tmp_path, tiny_args):
         assert record["environment"]["torch"] and record["config"]["hidden_width"] == 16
         assert len(record["domain"]) == 2 and record["domain"][0][0] < record["domain"][0][1]
     kinds = {(r["system"], r["trainer"]) for r in found}
-    assert kinds == {(s, t) for s in ("spring", "pendulum") for t in ("sampled", "adam")}
-    adam = [r for r in found if r["trainer"] == "adam"]
+    assert kinds == {(s, t) for s in ("spring", "pendulum") for t in ("sampled", "backprop")}
+    adam = [r for r in found if r["method"] == "adam"]
     assert all(r["learning_curve"][-1]["step"] == 30 for r in adam)
     assert all(r["effective_rank"] > 0 for r in found if r["trainer"] == "sampled")
     table = collect(tmp_path / "results")

@@ -20,11 +20,12 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from hnnbench.report.document import Figure  # noqa: E402
+from hnnbench.report.frame import as_float  # noqa: E402
 from hnnbench.report.tables import curve_of  # noqa: E402
 
 MAX_PANELS = 12
 TINY = 1e-17  # floor for log axes
-METHOD_ORDER = ("elm", "uswim", "aswim", "swim", "adam")
+METHOD_ORDER = ("elm", "uswim", "aswim", "swim", "adam", "adam_tuned", "lbfgs")
 
 
 def colour(method: str) -> str:
@@ -129,21 +130,22 @@ def adam_curves_with_points(
     frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], folder: Path, stem: str
 ) -> Figure | None:
     """Adam's test error vs training wall-clock, sampled runs as points on the same axes."""
-    adams = frame[(frame["trainer"] == "adam") & frame["status"].isin(["ok", "diverged"])]
+    adams = frame[(frame["trainer"] == "backprop") & frame["status"].isin(["ok", "diverged"])]
     if adams.empty:
         return None
     groups = panels(frame)
     fig, axes = grid(len(groups))
     for ax, (title, rows) in zip(axes, groups, strict=False):
-        for _, run in rows[rows["trainer"] == "adam"].iterrows():
+        for _, run in rows[rows["trainer"] == "backprop"].iterrows():
             seconds, errors = curve_of(records[run["idx"]])
             keep = seconds > 0
             diverged = run["status"] == "diverged"
-            label = f"adam (width {run['hidden_width']}{', diverged' if diverged else ''})"
+            method = run["method"]
+            label = f"{method} (width {run['hidden_width']}{', diverged' if diverged else ''})"
             style = "--" if diverged else "-"
-            ax.plot(seconds[keep], positive(errors[keep]), style, color=colour("adam"), alpha=0.7,
+            ax.plot(seconds[keep], positive(errors[keep]), style, color=colour(method), alpha=0.7,
                     label=label)  # fmt: skip
-        sampled = ok_rows(rows[rows["trainer"] != "adam"])
+        sampled = ok_rows(rows[rows["trainer"] != "backprop"])
         for method, runs in sampled.groupby("method", sort=False):
             ax.scatter(runs["train_time_s"], positive(runs["test_H_rel_l2"]), label=method,
                        color=colour(method), s=18, zorder=3)  # fmt: skip
@@ -166,19 +168,12 @@ def median_curve(records: Sequence[Mapping[str, Any]], indices, key: str):
         if not t or not y or len(t) != len(y):
             continue
         t_arr = np.asarray(t, dtype=float)
-        y_arr = np.asarray([_float(v) for v in y])
+        y_arr = np.asarray([as_float(v) for v in y])
         times = t_arr if times is None else times
         curves.append(np.interp(times, t_arr, np.where(np.isfinite(y_arr), y_arr, 1e300)))
     if times is None:
         return None
     return times, np.median(np.vstack(curves), axis=0)
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def rollout_curves(
@@ -226,7 +221,7 @@ def phase_portraits(
             if not true or not learned:
                 continue
             true_arr = np.asarray(true, dtype=float)
-            learned_arr = np.asarray([[_float(v) for v in s] for s in learned])
+            learned_arr = np.asarray([[as_float(v) for v in s] for s in learned])
             n = true_arr.shape[1] // 2
             if not truth_drawn:
                 ax.plot(true_arr[:, 0], true_arr[:, n], color="black", lw=2.5, alpha=0.4,

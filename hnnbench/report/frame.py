@@ -13,26 +13,16 @@ from typing import Any
 
 import pandas as pd
 
+from hnnbench.metrics import METRICS
 from hnnbench.report.experiments import paper_experiment
 
-METRICS = (
-    "train_time_s",
-    "fit_wall_time_s",
-    "energy_kwh",
-    "co2_kg",
-    "test_H_rel_l2",
-    "test_grad_rel_l2",
-    "rollout_rel_error_final",
-    "rollout_rel_error_mean",
-    "energy_drift",
-    "valid_prediction_time",
-)
 TEXT = ("run_id", "status", "error", "name", "system", "trainer", "method", "solver")
 INTS = ("hidden_width", "train_points", "test_points", "seed")
 
 
 def as_float(value: Any) -> float:
-    """A float from a record value; null, text and unparsable values become NaN."""
+    """The report's one number parser: a float from a record value ('inf'/'nan' strings
+    included); null, booleans, text and unparsable values become NaN."""
     if value is None or isinstance(value, bool):
         return math.nan
     try:
@@ -77,6 +67,12 @@ def group_of(name: str | None) -> str:
     return f"{experiment.table}{' (lite)' if experiment.lite else ''}"
 
 
+def trainer_kind(record: Mapping[str, Any]) -> str | None:
+    """'sampled' or 'backprop' (schema version 1 wrote 'adam' for the backprop kind)."""
+    kind = record.get("trainer")
+    return "backprop" if kind == "adam" else kind
+
+
 def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"idx": index}
     row.update({k: record.get(k) for k in TEXT})
@@ -91,6 +87,7 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     row["group"] = group_of(record.get("name"))
     row["energy_method"] = record.get("energy_method")
     row["status"] = row["status"] or "unknown"
+    row["trainer"] = trainer_kind(record)
     return row
 
 

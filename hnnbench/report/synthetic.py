@@ -77,7 +77,7 @@ def make_record(
         system=system,
         system_params=params,
         domain=domain or PENDULUM_DOMAIN,
-        trainer="adam" if adam else "sampled",
+        trainer="backprop" if adam else "sampled",
         method=method,
         hidden_width=width,
         train_points=points,

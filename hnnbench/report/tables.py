@@ -15,18 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hnnbench.metrics import summarised
 from hnnbench.report.document import fmt
+from hnnbench.report.frame import as_float
 
 KEYS = ["group", "system", "case", "method", "hidden_width", "train_points"]
 MATCH = ["system", "case", "hidden_width", "train_points"]
-SUMMARY_METRICS = {
-    "train_time_s": "train time [s]",
-    "energy_kwh": "energy [kWh]",
-    "test_H_rel_l2": "test rel-L2(H)",
-    "rollout_rel_error_final": "rollout error (final)",
-    "energy_drift": "energy drift",
-    "valid_prediction_time": "valid time",
-}
+SUMMARY_METRICS = {name: metric.heading for name, metric in summarised().items()}
 LABELS = {
     "group": "experiment",
     "system": "system",
@@ -91,9 +86,9 @@ def ratio(numerator: float, denominator: float) -> float:
 def summary_data(frame: pd.DataFrame) -> pd.DataFrame:
     """The numeric summary: counts, median/min/max per metric, ratios vs Adam."""
     rows = group_rows(frame)
-    adams = [r for r in rows if r["trainer"] == "adam"]
+    adams = [r for r in rows if r["trainer"] == "backprop"]
     for row in rows:
-        reference = adam_reference(row, adams) if row["trainer"] != "adam" else None
+        reference = adam_reference(row, adams) if row["trainer"] != "backprop" else None
         row["adam_reference"] = reference["group"] if reference else None
         for metric, label in (("train_time_s", "speedup_vs_adam"), ("energy_kwh", "energy_ratio")):
             adam_value = reference[f"{metric}_median"] if reference else math.nan
@@ -141,16 +136,9 @@ def summary_display(data: pd.DataFrame) -> pd.DataFrame:
 def curve_of(record: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(seconds, test rel-L2(H)) of an Adam learning curve, non-finite errors as inf."""
     points = record.get("learning_curve") or []
-    seconds = np.array([_num(p.get("seconds")) for p in points], dtype=float)
-    errors = np.array([_num(p.get("test_H_rel_l2")) for p in points], dtype=float)
+    seconds = np.array([as_float(p.get("seconds")) for p in points], dtype=float)
+    errors = np.array([as_float(p.get("test_H_rel_l2")) for p in points], dtype=float)
     return seconds, np.where(np.isfinite(errors), errors, np.inf)
-
-
-def _num(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def time_to_reach(seconds: np.ndarray, errors: np.ndarray, target: float) -> float:
@@ -161,7 +149,7 @@ def time_to_reach(seconds: np.ndarray, errors: np.ndarray, target: float) -> flo
 
 def adam_curves(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], row: Mapping[str, Any]):
     """Learning curves of the complete Adam runs matching ``row`` (same group preferred)."""
-    adams = frame[(frame["trainer"] == "adam") & (frame["status"] == "ok")]
+    adams = frame[(frame["trainer"] == "backprop") & (frame["status"] == "ok")]
     for key in MATCH:
         adams = adams[adams[key].astype(str) == str(row[key])]
     if (adams["group"] == row["group"]).any():
@@ -198,7 +186,7 @@ def tta_data(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> pd.Da
     """Time-to-accuracy for every sampled group that has Adam learning curves to compare with."""
     rows = []
     for row in summary_data(frame).to_dict("records"):
-        if row["trainer"] == "adam":
+        if row["trainer"] == "backprop":
             continue
         curves = adam_curves(frame, records, row)
         if curves and row["seeds_ok"] > 0:

@@ -16,14 +16,15 @@ import math
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from hnnbench.data import Dataset
+from hnnbench.hardware import synchronize
 from hnnbench.network import HamiltonianNet, apply_J_torch
+from hnnbench.trainers.base import Trainer
 
 GRAD_MODES = ("autograd", "analytic")
 
@@ -36,12 +37,6 @@ class CurvePoint:
     test_H_rel_l2: float
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work so that a clock read means what it says."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def anchored_rel_error(net: HamiltonianNet, data: Dataset) -> float:
     """Test rel-L2 error of H for the network shifted so that Ĥ(x0) = H0 (weights untouched)."""
     with torch.no_grad():
@@ -50,12 +45,16 @@ def anchored_rel_error(net: HamiltonianNet, data: Dataset) -> float:
     return float(np.linalg.norm(predicted - data.H_test) / np.linalg.norm(data.H_test))
 
 
-class AdamTrainer:
+class AdamTrainer(Trainer):
     """Adam on the HNN loss; ``fit(dataset)`` returns the network.
 
-    After ``fit``: ``learning_curve_`` (list of dicts), ``diverged_``, ``steps_done_``,
-    ``stop_reason_`` ('steps', 'max_seconds', 'target_error' or 'diverged'), ``fit_info_``.
+    After ``fit`` (besides the ``Trainer`` attributes): ``diverged_``, ``steps_done_``,
+    ``stop_reason_`` ('steps', 'max_seconds', 'target_error' or 'diverged').
+    ``train_time_s_`` is the training clock, which leaves out the learning-curve evaluations.
     """
+
+    kind = "backprop"
+    method = "adam"
 
     def __init__(
         self,
@@ -73,8 +72,8 @@ class AdamTrainer:
         grad_mode: str = "autograd",
         progress: bool = True,
     ) -> None:
+        super().__init__(hidden_width, model_seed, device, dtype)
         for key, value in {
-            "hidden_width": hidden_width,
             "steps": steps,
             "batch_size": batch_size,
             "eval_every": eval_every,
@@ -87,24 +86,23 @@ class AdamTrainer:
             raise ValueError(f"weight_decay={weight_decay} must be >= 0")
         if grad_mode not in GRAD_MODES:
             raise ValueError(f"unknown grad_mode {grad_mode!r}; allowed: {list(GRAD_MODES)}")
-        self.hidden_width = int(hidden_width)
         self.steps = int(steps)
         self.batch_size = int(batch_size)
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
-        self.model_seed = int(model_seed)
-        self.device = device
-        self.dtype = dtype
         self.eval_every = int(eval_every)
         self.max_seconds = max_seconds
         self.target_error = target_error
         self.grad_mode = grad_mode
         self.progress = progress
-        self.learning_curve_: list[dict[str, float]] = []
         self.diverged_ = False
         self.steps_done_ = 0
         self.stop_reason_ = ""
-        self.fit_info_: dict[str, Any] = {}
+
+    def warmup_copy(self) -> AdamTrainer:
+        tiny = super().warmup_copy()
+        tiny.steps, tiny.eval_every = 2, 1
+        return tiny
 
     def _init_network(self, input_dim: int) -> HamiltonianNet:
         """PyTorch's default initialisation from the model seed, no global side effects."""
@@ -167,6 +165,9 @@ class AdamTrainer:
             started = time.perf_counter()
         bar.close()
         self.steps_done_ = step
+        self.train_time_s_ = train_seconds
+        self.status_ = "diverged" if self.diverged_ else "ok"
+        self.status_message_ = f"non-finite loss at step {step}" if self.diverged_ else None
         if not self.diverged_:
             net.shift_to_anchor(data.anchor, data.anchor_H)
         self.fit_info_ = {

@@ -31,6 +31,7 @@ import torch
 
 from hnnbench.data import Dataset
 from hnnbench.network import HamiltonianNet
+from hnnbench.trainers.base import Trainer
 from hnnbench.trainers.lstsq import CHUNK_BYTES, GradientLeastSquares, check_solver, solve
 
 METHODS = ("elm", "uswim", "swim", "aswim")
@@ -101,12 +102,15 @@ def predict_in_chunks(net: HamiltonianNet, x: torch.Tensor) -> np.ndarray:
     )
 
 
-class SampledTrainer:
+class SampledTrainer(Trainer):
     """Sample the hidden layer, solve the last layer; ``fit(dataset)`` returns the network.
 
     After ``fit``, ``fit_info_`` holds what ran: method, solver, effective rank(s) and, for
-    A-SWIM, the first pass's solver and number of points.
+    A-SWIM, the first pass's solver and number of points. The training time is the runner's
+    wall clock of ``fit`` (``train_time_s_`` stays None).
     """
+
+    kind = "sampled"
 
     def __init__(
         self,
@@ -120,10 +124,9 @@ class SampledTrainer:
         first_pass_solver: str | None = "normal",
         first_pass_points: int | str | None = "auto",
     ) -> None:
+        super().__init__(hidden_width, model_seed, device, dtype)
         if method not in METHODS:
             raise ValueError(f"unknown sampling method {method!r}; allowed: {list(METHODS)}")
-        if hidden_width < 1:
-            raise ValueError(f"hidden_width={hidden_width} must be >= 1")
         if not 0 < rcond < 1:
             raise ValueError(f"rcond={rcond} must be in (0, 1)")
         if first_pass_points not in (None, "auto") and (
@@ -132,16 +135,14 @@ class SampledTrainer:
             raise ValueError(
                 f"first_pass_points={first_pass_points!r}: use an int >= 2, 'auto' or None"
             )
-        self.hidden_width = int(hidden_width)
         self.method = method
         self.solver = check_solver(solver)
         self.rcond = float(rcond)
-        self.model_seed = int(model_seed)
-        self.device = device
-        self.dtype = dtype
         self.first_pass_solver = check_solver(first_pass_solver or solver)
         self.first_pass_points = first_pass_points
-        self.fit_info_: dict[str, Any] = {}
+
+    def record_fields(self) -> dict[str, Any]:
+        return {**super().record_fields(), "solver": self.solver, "rcond": self.rcond}
 
     def fit(self, data: Dataset) -> HamiltonianNet:
         if self.method == "swim" and data.H_train is None:

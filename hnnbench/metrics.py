@@ -1,0 +1,65 @@
+"""The metric registry: every number a run reports is declared here once.
+
+Evaluation fills the ``test`` and ``rollout`` metrics, the runner the ``fit`` ones; the record
+schema (``record.FIELDS``), the report's frame, summary tables and figure labels all read this
+table, so a new metric is one ``Metric(...)`` line plus the code that computes it.
+
+``needs_hamiltonian``: the metric compares a learned Ĥ (or ∇Ĥ) with the truth; it is null (not an
+error) for a model that only has a vector field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Stage = Literal["fit", "test", "rollout"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # record field
+    label: str  # table / axis label, without the unit
+    unit: str  # "" when dimensionless
+    stage: Stage  # who fills it: the runner's fit clock/meter, test points, or rollouts
+    lower_is_better: bool = True
+    summarised: bool = True  # gets a median [min–max] column in the summary table
+    needs_hamiltonian: bool = False
+
+    @property
+    def heading(self) -> str:
+        """The label with its unit, e.g. ``train time [s]``."""
+        return f"{self.label} [{self.unit}]" if self.unit else self.label
+
+
+_DECLARED = (
+    Metric("train_time_s", "train time", "s", "fit"),
+    Metric("fit_wall_time_s", "fit wall time", "s", "fit", summarised=False),
+    Metric("energy_kwh", "energy", "kWh", "fit"),
+    Metric("co2_kg", "CO₂", "kg", "fit", summarised=False),
+    Metric("test_H_rel_l2", "test rel-L2(H)", "", "test", needs_hamiltonian=True),
+    Metric(
+        "test_grad_rel_l2", "test rel-L2(∇H)", "", "test", summarised=False, needs_hamiltonian=True
+    ),
+    Metric("test_xdot_rel_l2", "test rel-L2(ẋ)", "", "test", summarised=False),
+    Metric("rollout_rel_error_final", "rollout error (final)", "", "rollout"),
+    Metric("rollout_rel_error_mean", "rollout error (mean)", "", "rollout", summarised=False),
+    Metric("energy_drift", "energy drift", "", "rollout"),
+    Metric("valid_prediction_time", "valid time", "", "rollout", lower_is_better=False),
+)
+
+#: name → Metric, in table order
+METRICS: dict[str, Metric] = {m.name: m for m in _DECLARED}
+
+
+def names(stage: Stage | None = None) -> tuple[str, ...]:
+    """Metric names (of one stage), in table order."""
+    return tuple(m.name for m in METRICS.values() if stage is None or m.stage == stage)
+
+
+def summarised() -> dict[str, Metric]:
+    return {name: m for name, m in METRICS.items() if m.summarised}
+
+
+def heading(name: str) -> str:
+    return METRICS[name].heading
