@@ -14,15 +14,16 @@ def same_up_to_row_signs(r, reference):
     np.testing.assert_allclose(r * signs[:, None], reference, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("rows", [90, 30, 12])  # tall, square, wide (R upper trapezoidal)
 @pytest.mark.parametrize("block", [1, 7, 128])
-def test_geqrt_in_the_top_rows_of_a_bigger_buffer(block):
+def test_geqrt_in_the_top_rows_of_a_bigger_buffer(block, rows):
     rng = np.random.default_rng(0)
-    matrix = rng.standard_normal((90, 30))
-    buffer = np.full((120, 30), 99.0, order="F")  # leading dimension 120, rows 90..119 unused
-    buffer[:90] = matrix
-    geqrt(buffer[:90], block)
-    same_up_to_row_signs(np.triu(buffer[:30]), np.linalg.qr(matrix, mode="r"))
-    assert np.all(buffer[90:] == 99.0)  # nothing written past the view
+    matrix = rng.standard_normal((rows, 30))
+    buffer = np.full((120, 30), 99.0, order="F")  # leading dimension 120, rows past the view unused
+    buffer[:rows] = matrix
+    geqrt(buffer[:rows], block)
+    same_up_to_row_signs(np.triu(buffer[: min(rows, 30)]), np.linalg.qr(matrix, mode="r"))
+    assert np.all(buffer[rows:] == 99.0)  # nothing written past the view
 
 
 def test_tpqrt_merges_two_triangles():

@@ -8,18 +8,21 @@ from hnnbench import systems
 from hnnbench.data import make_dataset
 from hnnbench.evaluate import rel_l2
 from hnnbench.hardware import torch_threads
-from hnnbench.trainers import SampledTrainer, lstsq
+from hnnbench.trainers import SampledTrainer
 from hnnbench.trainers.lstsq import (
     SOLVERS,
     GradientLeastSquares,
     data_factor,
-    merged_triangular,
+    merge_blocks,
     point_ranges,
     reduced_system,
     solve,
+    solvers,
     spectral_norm,
     streamed_R,
+    streaming,
     svd_solve,
+    triangular_system,
     with_ridge,
 )
 from hnnbench.trainers.sampled import (
@@ -36,13 +39,47 @@ def data():
     return make_dataset(systems.get("double_pendulum"), 600, 1000, data_seed=3943)
 
 
-def problem_of(data, width, seed=0, **kwargs):
+def problem_of(data, width, seed=0, points=None, **kwargs):
+    """U-SWIM hidden layer of ``width`` neurons on the first ``points`` points (default: all)."""
+    x, xdot = data.x_train[:points], data.xdot_train[:points]
     rng = np.random.default_rng(seed)
-    pairs = candidate_pairs(len(data.x_train), width, rng)
-    probabilities = pair_probabilities(data.x_train, None, pairs)
-    weight, bias = pair_weights(data.x_train, choose_pairs(pairs, probabilities, width, rng))
-    tensors = (torch.as_tensor(a) for a in (data.x_train, data.xdot_train, weight, bias))
+    pairs = candidate_pairs(len(x), width, rng)
+    probabilities = pair_probabilities(x, None, pairs)
+    weight, bias = pair_weights(x, choose_pairs(pairs, probabilities, width, rng))
+    tensors = (torch.as_tensor(a) for a in (x, xdot, weight, bias))
     return GradientLeastSquares(*tensors, **kwargs)
+
+
+#: (points N, width M) on the double pendulum (2n = 4), from tall to far underdetermined
+SHAPES = {
+    "tall": (40, 12),  # N ≥ M + 2n: square R of [S | ẋ]
+    "N>M": (40, 38),  # M < N < M + 2n: R of [S | ẋ] has fewer rows than columns
+    "N=M": (40, 40),
+    "N<M<2nN": (40, 100),  # more equations than unknowns, but fewer points than neurons
+    "2nN<M": (40, 200),  # fewer equations than unknowns
+    "2nN<<M": (10, 300),
+}
+PATHS = ["lapack", "torch"]
+
+
+def use_torch_path(monkeypatch):
+    """From now on take the torch path CUDA takes (streamed geqrf, stacked reduction, geqrf of
+    [T; λI]), here on the CPU."""
+    for module in (streaming, solvers):
+        monkeypatch.setattr(module, "is_cpu_float64", lambda tensor: False)
+
+
+def underdetermined(problem):
+    return problem.outputs * problem.x.shape[0] < problem.width
+
+
+def merged_triangular(problem):
+    """The CPU path's merge of the 2n blocks, whatever the shape."""
+    return merge_blocks(data_factor(problem), problem.column_scales())
+
+
+def stacked_reduction(problem):
+    return reduced_system(data_factor(problem), problem.column_scales())
 
 
 def well_conditioned(data, width=12):
@@ -72,7 +109,7 @@ def test_reduced_system_is_exact(data):
     problem = well_conditioned(data)
     matrix, rhs = problem.dense()
     dense = torch.linalg.lstsq(matrix, rhs[:, None], driver="gelsd").solution[:, 0]
-    reduced_matrix, reduced_rhs = reduced_system(problem)
+    reduced_matrix, reduced_rhs = stacked_reduction(problem)
     reduced = torch.linalg.lstsq(reduced_matrix, reduced_rhs[:, None], driver="gelsd").solution
     torch.testing.assert_close(reduced[:, 0], dense, rtol=1e-9, atol=1e-9)
     # ‖A c − b‖² = ‖reduced residual‖² + ‖part of b outside the range of Q_S‖² (a constant)
@@ -86,10 +123,10 @@ def test_reduced_system_is_exact(data):
 @pytest.mark.parametrize("parallel", [False, True])
 def test_merged_triangle_equals_stacked_reduction(parallel, data, monkeypatch):
     if parallel:  # pairwise merges in threads, as for large widths
-        monkeypatch.setattr(lstsq, "PARALLEL_FLOPS", 0)
+        monkeypatch.setattr(streaming, "PARALLEL_FLOPS", 0)
     problem = problem_of(data, 60)
     triangle, rhs = merged_triangular(problem)
-    stacked_matrix, stacked_rhs = reduced_system(problem)
+    stacked_matrix, stacked_rhs = stacked_reduction(problem)
     assert torch.equal(triangle, torch.triu(triangle))
     # same Gram matrix and projected right-hand side: an orthogonal transform of the stack
     torch.testing.assert_close(triangle.T @ triangle, stacked_matrix.T @ stacked_matrix)
@@ -112,7 +149,7 @@ def test_point_ranges_cover_everything_evenly():
 @pytest.fixture
 def parallel_small(monkeypatch):
     """Let even these small problems use parallel ranges and merges."""
-    monkeypatch.setattr(lstsq, "PARALLEL_FLOPS", 0)
+    monkeypatch.setattr(streaming, "PARALLEL_FLOPS", 0)
 
 
 @pytest.mark.parametrize(("threads", "chunk_bytes"), [(1, None), (3, None), (3, 40 * 54 * 8)])
@@ -121,7 +158,7 @@ def test_parallel_streamed_factor_is_an_exact_R(threads, chunk_bytes, data, para
     kwargs = {"chunk_bytes": chunk_bytes} if chunk_bytes else {}
     problem, before = problem_of(data, 50, **kwargs), torch.get_num_threads()
     with torch_threads(threads):
-        assert len(lstsq.factor_ranges(problem)) == threads
+        assert len(streaming.factor_ranges(problem)) == threads
         factor = data_factor(problem)
         assert torch.get_num_threads() == threads  # the worker pool restored its change
     assert torch.get_num_threads() == before
@@ -131,11 +168,17 @@ def test_parallel_streamed_factor_is_an_exact_R(threads, chunk_bytes, data, para
     torch.testing.assert_close(factor.abs(), streamed_R(problem).abs(), rtol=1e-8, atol=1e-10)
 
 
-def test_ridge_block_adds_lambda_squared_to_the_gram(data):
-    triangle, rhs = merged_triangular(problem_of(data, 40))
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("shape", ["tall", "2nN<M"])
+def test_ridge_block_adds_lambda_squared_to_the_gram(shape, path, data, monkeypatch):
+    """Square or trapezoidal F: the R of [F; λI] has RᵀR = FᵀF + λ²I and Rᵀr = Fᵀf."""
+    points, width = SHAPES[shape]
+    triangle, rhs = triangular_system(problem_of(data, width, points=points))
+    if path == "torch":
+        use_torch_path(monkeypatch)
     ridged, ridged_rhs = with_ridge(triangle, rhs, 0.5)
-    assert torch.equal(ridged, torch.triu(ridged))
-    expected = triangle.T @ triangle + 0.25 * torch.eye(40, dtype=torch.float64)
+    assert ridged.shape == (width, width) and torch.equal(ridged, torch.triu(ridged))
+    expected = triangle.T @ triangle + 0.25 * torch.eye(width, dtype=torch.float64)
     torch.testing.assert_close(ridged.T @ ridged, expected)
     torch.testing.assert_close(ridged.T @ ridged_rhs, triangle.T @ rhs)
 
@@ -168,10 +211,9 @@ def test_qr_ridge_solves_the_tikhonov_problem(data):
 
 @pytest.mark.parametrize("solver", ["qr_ridge", "qr_svd"])
 def test_torch_path_used_on_cuda_agrees_with_the_lapack_path(solver, data, monkeypatch):
-    """CUDA runs the torch path (stacked reduction, geqrf); here it runs on the CPU."""
     problem = problem_of(data, 40)
     lapack_path = solve(solver, problem, 1e-13)
-    monkeypatch.setattr(lstsq, "is_cpu_float64", lambda tensor: False)
+    use_torch_path(monkeypatch)
     torch_path = solve(solver, problem, 1e-13)
     torch.testing.assert_close(torch_path.coef, lapack_path.coef, rtol=1e-7, atol=1e-9)
     assert torch_path.effective_rank == lapack_path.effective_rank
@@ -220,6 +262,84 @@ def test_qr_svd_matches_gelsd_on_a_rank_deficient_problem(data):
         for coef in (solution.coef, solve("qr_ridge", problem, 1e-13).coef):
             residual = (matrix @ coef - rhs).norm() / rhs.norm()
             assert residual <= 1.5 * reference_residual
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_factor_of_fewer_points_than_columns_is_an_exact_trapezoid(path, data, monkeypatch):
+    """N < M + 2n: R of [S | ẋ] has one row a point (LAPACK geqrt of a wide chunk)."""
+    if path == "torch":
+        use_torch_path(monkeypatch)
+    problem = problem_of(data, 100, points=40)
+    factor = data_factor(problem)
+    full = torch.cat([problem.slopes(), problem.xdot], dim=1)
+    assert factor.shape == (40, 104) and torch.equal(factor, torch.triu(factor))
+    torch.testing.assert_close(factor.T @ factor, full.T @ full, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_triangular_system_is_exact_for_every_shape(shape, path, data, monkeypatch):
+    """F (r × M, r = min(2n·min(N, M+2n), M)) upper trapezoidal with FᵀF = AᵀA, Fᵀf = Aᵀb."""
+    if path == "torch":
+        use_torch_path(monkeypatch)
+    points, width = SHAPES[shape]
+    problem = problem_of(data, width, points=points)
+    matrix, rhs = problem.dense()
+    factor, factor_rhs = triangular_system(problem)
+    rows = min(problem.outputs * min(points, width + problem.outputs), width)
+    assert factor.shape == (rows, width) and factor_rhs.shape == (rows,)
+    assert torch.equal(factor, torch.triu(factor))
+    scale = float(matrix.norm()) ** 2
+    torch.testing.assert_close(factor.T @ factor, matrix.T @ matrix, rtol=0, atol=1e-13 * scale)
+    torch.testing.assert_close(factor.T @ factor_rhs, matrix.T @ rhs, rtol=0, atol=1e-13 * scale)
+
+
+def dense_reference(problem, rcond=1e-13):
+    """numpy's gelsd on the dense A: minimum-norm solution, residual and A's null space."""
+    matrix, rhs = (t.numpy() for t in problem.dense())
+    coef, _, rank, _ = np.linalg.lstsq(matrix, rhs, rcond=rcond)
+    null_space = np.linalg.svd(matrix)[2][rank:]
+    return matrix, rhs, coef, null_space
+
+
+@pytest.mark.parametrize(
+    ("solver", "path"),
+    [("gelsd", "lapack")] + [(s, p) for s in SOLVERS if s != "gelsd" for p in PATHS],
+)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_solvers_on_every_shape(shape, solver, path, data, monkeypatch):
+    """A least-squares solution for every shape; minimum norm where it is not unique."""
+    points, width = SHAPES[shape]
+    problem = problem_of(data, width, points=points)
+    matrix, rhs, reference, null_space = dense_reference(problem)
+    if path == "torch":
+        use_torch_path(monkeypatch)
+    coef = solve(solver, problem, 1e-13).coef.numpy()
+    assert coef.shape == (width,) and np.isfinite(coef).all()
+    residual, best = (np.linalg.norm(matrix @ c - rhs) for c in (coef, reference))
+    norm, least = np.linalg.norm(coef), np.linalg.norm(reference)
+    off_row_space = np.linalg.norm(null_space @ coef) / norm  # 0 for a minimum-norm solution
+    if solver in ("gelsd", "qr_svd"):  # the truncated-SVD solution itself
+        np.testing.assert_allclose(coef, reference, rtol=0, atol=1e-8 * least)
+        assert off_row_space < 1e-8
+    elif solver == "qr_ridge":
+        assert residual <= best * (1 + 1e-6) + 1e-10 * np.linalg.norm(rhs)
+        if underdetermined(problem):  # λ = 1e-13·σ_max: Tikhonov ≈ minimum norm
+            assert least * (1 - 1e-3) <= norm <= least * (1 + 1e-6)
+            assert off_row_space < 1e-3
+    else:  # normal: a ridge Cholesky, squared condition number
+        assert residual <= best + 1e-2 * np.linalg.norm(rhs)
+
+
+@pytest.mark.parametrize("width", [150, 5000])
+def test_fewer_points_than_neurons_end_to_end(width):
+    """Pendulum, 100 points (200 equations): every QR solver is within 3× of gelsd's error."""
+    data = make_dataset(systems.get("pendulum"), 100, 500, data_seed=3943)
+    errors = {}
+    for solver in ("gelsd", "qr_svd", "qr_ridge"):
+        net = SampledTrainer(width, method="uswim", solver=solver).fit(data)
+        errors[solver] = rel_l2(data.H_test, net.predict_H(data.x_test))
+    assert all(np.isfinite(e) and e <= 3 * errors["gelsd"] for e in errors.values()), errors
 
 
 @pytest.mark.parametrize("system", ["pendulum", "spring", "lotka_volterra"])

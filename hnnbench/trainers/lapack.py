@@ -5,7 +5,8 @@ threads run one after the other. SciPy also exports its LAPACK as C function poi
 (``scipy.linalg.cython_lapack``); calling those through ``ctypes`` releases the GIL, so
 independent factorisations run in parallel threads, each with a one-thread BLAS.
 
-* ``geqrt(a, nb)``     a = QR in place (R in the upper triangle; Householder vectors below).
+* ``geqrt(a, nb)``     a = QR in place (R in the upper triangle — a trapezoid when a has fewer
+                       rows than columns; Householder vectors below).
 * ``tpqrt(a, b, nb)``  R of [a; b] in place in ``a`` for an upper triangular a (n × n) and an
                        upper trapezoidal b (l × n, l = b's rows): ≈ (2/3)n³ flops for l = n.
 
@@ -59,9 +60,10 @@ def _check(info: ctypes.c_int, name: str) -> None:
 
 
 def geqrt(a: np.ndarray, nb: int = 128) -> None:
-    """Blocked Householder QR of a (m × n, m ≥ n) in place; R is a's upper triangle."""
+    """Blocked Householder QR of a (m × n, any shape) in place; R (min(m, n) × n) is a's upper
+    triangle."""
     rows, cols = a.shape
-    nb = max(1, min(nb, cols))
+    nb = max(1, min(nb, rows, cols))  # LAPACK: 1 ≤ nb ≤ min(m, n)
     t_factor = np.empty((nb, cols), order="F")
     work = np.empty(nb * cols)
     info = ctypes.c_int(0)

@@ -1,0 +1,175 @@
+"""The four last-layer solvers behind one signature: ``solve(name, problem, rcond)`` →
+coefficients c and the effective rank.
+
+* ``gelsd``      the paper's approach: dense A, SVD-based least squares with cutoff
+                 rcond·σ_max (LAPACK gelsd on CPU; an explicit SVD on CUDA, where torch has no
+                 rank-revealing lstsq driver).
+* ``qr_svd``     the structured reduction of ``streaming.py`` to an upper trapezoidal F (at most
+                 M × M, with AᵀA = FᵀF), then gelsd on F (its SVD on CUDA) with the same cutoff.
+* ``qr_ridge``   (default) the same F, then Tikhonov least squares
+                 min ‖Ac − b‖² + λ²‖c‖² with λ = rcond·σ_max: one more merge, of λI, and a
+                 triangular solve — no SVD. Small singular directions are damped by
+                 σ²/(σ² + λ²) instead of cut at σ = λ; never forms AᵀA, so unlike ``normal``
+                 it keeps QR's accuracy (test errors equal to or below gelsd's at the same
+                 rcond: benchmarks/README.md).
+* ``normal``     normal equations AᵀA = (SᵀS) ⊙ (GᵀG) with a small ridge and Cholesky (SᵀS by
+                 syrk on CPU): fastest, but squares the condition number — not paper-accurate,
+                 used by default only for A-SWIM's first pass (see ``sampled.py``).
+
+With fewer equations than unknowns gelsd and qr_svd return the minimum-norm solution, qr_ridge
+the Tikhonov one (minimum norm as λ → 0) and normal its ridge approximation of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from scipy.linalg import blas
+
+from hnnbench.trainers.lapack import tpqrt
+from hnnbench.trainers.lstsq.problem import GradientLeastSquares, Solution, is_cpu_float64
+from hnnbench.trainers.lstsq.streaming import (
+    TPQRT_BLOCK,
+    merge_flops,
+    serial_if_small,
+    triangular_factor,
+    triangular_system,
+)
+
+
+def spectral_norm(matrix: torch.Tensor, iterations: int = 10) -> float:
+    """σ_max by power iteration on MᵀM from a fixed start (float32 is plenty for a scale).
+
+    Power iteration approaches σ_max from below; the result is at least ‖M‖_F/√cols, a
+    guaranteed lower bound, so it is positive whenever M ≠ 0.
+    """
+    matrix = matrix.float()
+    vector = torch.randn(matrix.shape[1], generator=torch.Generator().manual_seed(0))
+    vector, estimate = vector.to(matrix.device), 0.0
+    for _ in range(iterations):
+        image = matrix.T @ (matrix @ vector)
+        norm = float(image.norm())
+        if norm == 0:
+            break
+        vector, estimate = image / norm, math.sqrt(norm)
+    return max(estimate, float(matrix.norm()) / math.sqrt(matrix.shape[1]))
+
+
+def svd_solve(matrix: torch.Tensor, rhs: torch.Tensor, rcond: float) -> Solution:
+    """Truncated-SVD least squares: singular values ≤ rcond·σ_max are dropped; the
+    minimum-norm solution of what remains (any shape).
+
+    On CPU LAPACK gelsd solves directly, without forming U and V. On CUDA (no rank-revealing
+    lstsq driver there) a tall matrix is first reduced to its square triangular factor (R of
+    [A | b], the same singular values), then an explicit SVD with the same cutoff.
+    """
+    if matrix.device.type == "cpu":
+        result = torch.linalg.lstsq(matrix, rhs[:, None], rcond=rcond, driver="gelsd")
+        return Solution(result.solution[:, 0], int(result.rank))
+    width = matrix.shape[1]
+    if matrix.shape[0] > width:
+        factor = triangular_factor(torch.cat([matrix, rhs[:, None]], dim=1))[:width]
+        matrix, rhs = factor[:, :width], factor[:, width]
+    u, sigma, vh = torch.linalg.svd(matrix, full_matrices=False)
+    keep = sigma > rcond * sigma[0]
+    coef = vh[keep].T @ ((u[:, keep].T @ rhs) / sigma[keep])
+    return Solution(coef, int(keep.sum()))
+
+
+def solve_gelsd(problem: GradientLeastSquares, rcond: float) -> Solution:
+    return svd_solve(*problem.dense(), rcond)
+
+
+def solve_qr_svd(problem: GradientLeastSquares, rcond: float) -> Solution:
+    return svd_solve(*triangular_system(problem), rcond)
+
+
+def with_ridge(
+    factor: torch.Tensor, rhs: torch.Tensor, ridge: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Square R factor (and rotated right-hand side) of [F; λI] c = [f; 0], F upper
+    trapezoidal (r × M, r ≤ M).
+
+    tpqrt merges a square triangle with a trapezoid below it: [F f; 0 0] on [λI 0] when F is
+    square, else [λI 0; 0 0] on the r rows of [F f] (≈ 2rM² flops instead of (2/3)M³).
+    """
+    rows, width = factor.shape
+    # both blocks column-major as LAPACK wants, so tpqrt works in place: no copies
+    square = factor.new_zeros(width + 1, width + 1).T
+    below = factor.new_zeros(width + 1, width if rows == width else rows).T
+    data, ridged = (square, below) if rows == width else (below, square)
+    data[:rows, :width], data[:rows, width] = factor, rhs
+    ridged[:width, :width].diagonal().fill_(ridge)
+    if is_cpu_float64(factor):
+        with serial_if_small(merge_flops(width + 1, below.shape[0])):
+            tpqrt(square.numpy(), below.numpy(), nb=TPQRT_BLOCK)  # in place
+        packed = square
+    else:
+        packed = triangular_factor(torch.cat([square, below]))
+    return packed[:width, :width], packed[:width, width]
+
+
+def solve_qr_ridge(problem: GradientLeastSquares, rcond: float) -> Solution:
+    """Tikhonov least squares min ‖Ac − b‖² + λ²‖c‖² with λ = rcond·σ_max(A), solved stably.
+
+    The trapezoid F of ``qr_svd`` (same reduction and merges), then the R factor of [F; λI]
+    (never AᵀA) and a triangular solve. Its singular values are ≥ λ, so the solve is well
+    defined whatever the shape; directions with σ ≪ λ are damped by
+    σ²/(σ² + λ²) instead of cut at σ = λ. λ is at least ε_dtype·σ_max (a ridge below the
+    dtype's resolution would do nothing). Reported rank: the width (nothing is truncated).
+    """
+    factor, rhs = triangular_system(problem)
+    scale = spectral_norm(factor)
+    if scale == 0:  # A = 0: the minimum-norm solution
+        return Solution(torch.zeros(problem.width, dtype=rhs.dtype, device=rhs.device), 0)
+    ridge = max(rcond, torch.finfo(factor.dtype).eps) * scale
+    triangle, rhs = with_ridge(factor, rhs, ridge)
+    coef = torch.linalg.solve_triangular(triangle, rhs[:, None], upper=True)[:, 0]
+    return Solution(coef, problem.width)
+
+
+def augmented_gram(problem: GradientLeastSquares) -> torch.Tensor:
+    """[S | ẋ]ᵀ[S | ẋ] accumulated over chunks; on CPU (float64) by BLAS syrk (half the flops)."""
+    cols = problem.width + problem.outputs
+    if is_cpu_float64(problem.x):
+        gram = np.zeros((cols, cols), order="F")
+        for chunk in problem.chunks():  # chunk.T is a Fortran-ordered (cols, rows) view: no copy
+            gram = blas.dsyrk(1.0, chunk.numpy().T, beta=1.0, c=gram, overwrite_c=1)
+        return torch.from_numpy(np.triu(gram) + np.triu(gram, 1).T)
+    gram = problem.x.new_zeros(cols, cols)
+    for chunk in problem.chunks():
+        gram += chunk.T @ chunk
+    return gram
+
+
+def solve_normal(problem: GradientLeastSquares, rcond: float, ridge: float = 1e-12) -> Solution:
+    """Cholesky of (SᵀS ⊙ GᵀG + ridge·mean(diag)·I); the rank reported is the full width."""
+    scales, width = problem.column_scales(), problem.width
+    augmented = augmented_gram(problem)
+    gram = augmented[:width, :width] * (scales.T @ scales)
+    rhs = (scales.T * augmented[:width, width:]).sum(dim=1)
+    gram.diagonal().add_(ridge * gram.diagonal().mean())
+    chol = torch.linalg.cholesky(gram)
+    return Solution(torch.cholesky_solve(rhs[:, None], chol)[:, 0], width)
+
+
+SOLVERS: dict[str, Callable[[GradientLeastSquares, float], Solution]] = {
+    "gelsd": solve_gelsd,
+    "qr_svd": solve_qr_svd,
+    "qr_ridge": solve_qr_ridge,
+    "normal": solve_normal,
+}
+
+
+def check_solver(name: str) -> str:
+    if name not in SOLVERS:
+        raise ValueError(f"unknown solver {name!r}; allowed: {sorted(SOLVERS)}")
+    return name
+
+
+def solve(name: str, problem: GradientLeastSquares, rcond: float) -> Solution:
+    """Least-squares coefficients c of the last layer with the named solver."""
+    return SOLVERS[check_solver(name)](problem, rcond)
