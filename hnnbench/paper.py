@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hnnbench.record import load_records
+from hnnbench.record import scan_records, warn_bad
 from hnnbench.report import build_report
 from hnnbench.report.document import Para, Section, Table, fmt
 from hnnbench.report.experiments import PaperExperiment, select
@@ -141,14 +141,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[paper] {experiment.name}: exit {result.returncode}, {result.seconds:.0f} s")
         out.mkdir(parents=True, exist_ok=True)
         run_log.write_text(json.dumps([asdict(r) for r in results], indent=1))
-    records = [r for e in chosen for r in load_records(args.results_dir / e.name)]
+    scans = [scan_records(args.results_dir / e.name) for e in chosen]
+    records = [r for scan in scans for r in scan.records]
+    bad = [b for scan in scans for b in scan.bad]
+    warn_bad(bad)
     if not records:
         print(f"error: no run records for {[e.name for e in chosen]}", file=sys.stderr)
         return 1
     shown = [r for r in results if r.experiment in {e.name for e in chosen}]
     extra = [runs_section(shown, args.lite)] if shown else []
     title = f"hnnbench: the paper's tables{' (lite)' if args.lite else ''}"
-    report = build_report(records, out / "report", str(args.results_dir), title, extra)
+    report = build_report(records, out / "report", str(args.results_dir), title, extra, bad)
     print(f"[paper] {len(records)} records → {out / 'report' / 'paper.md'}")
     print(f"[paper] {len(report.files)} files written under {out / 'report'}")
     return 1 if any(r.returncode not in (0, None) for r in results) else 0

@@ -9,6 +9,7 @@ so a killed run never leaves a half-written record.
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import json
 import math
@@ -17,7 +18,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -99,17 +100,71 @@ def write_atomic(path: Path, record: Mapping[str, Any]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        # one line naming the record instead of the bare, path-less errors of write/flush/close
+        # (which chain two or three times when the disk is full); errno and text are kept
+        raise OSError(err.errno, f"could not write {path}: {_why(err)}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+#: what a failed write means for the errors a full disk or a limit gives
+_WRITE_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    getattr(errno, "EDQUOT", errno.ENOSPC): "the disk quota is exceeded",  # no EDQUOT on Windows
+    errno.EFBIG: "the file-size limit (ulimit -f, RLIMIT_FSIZE) was hit",
+}
+
+
+def _why(err: OSError) -> str:
+    text = err.strerror or str(err)
+    hint = _WRITE_ERRORS.get(err.errno) if err.errno is not None else None
+    return f"{text}: {hint}" if hint else text
+
+
+class BadRecord(NamedTuple):
+    """A ``record.json`` that could not be read, and why (shown by the report, never dropped)."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class RecordScan(NamedTuple):
+    records: list[dict[str, Any]]
+    bad: list[BadRecord]
+
+
+def parse_record(path: Path) -> dict[str, Any] | BadRecord:
+    """The record in ``path``, or a BadRecord saying why it is unusable (never raises)."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as err:
+        return BadRecord(path, f"unreadable: {err.strerror or err}")
+    except UnicodeDecodeError as err:
+        return BadRecord(path, f"not UTF-8 text (byte {err.start})")
+    if not text.strip():
+        return BadRecord(path, "empty file")
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as err:
+        # our records end with '}': one that does not was cut short (full disk, partial copy)
+        cut = "" if text.rstrip().endswith("}") else " (the file looks truncated)"
+        where = f"line {err.lineno} column {err.colno}"
+        return BadRecord(path, f"invalid JSON: {err.msg} at {where}{cut}")
+    if not isinstance(record, dict):
+        return BadRecord(path, f"not a JSON object but a {type(record).__name__}")
+    return record
+
+
 def read_record(path: Path) -> dict[str, Any] | None:
     """A record, or None when the file is unreadable (never raises on a bad file)."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    record = parse_record(path)
+    return None if isinstance(record, BadRecord) else record
 
 
 def is_complete(path: Path) -> bool:
@@ -121,8 +176,27 @@ def find_records(folder: str | Path) -> list[Path]:
     return sorted(Path(folder).rglob(RECORD_NAME))
 
 
+def scan_records(folder: str | Path) -> RecordScan:
+    """Every readable record under ``folder`` and every unreadable one with its reason."""
+    scan = RecordScan([], [])
+    for path in find_records(folder):
+        record = parse_record(path)
+        if isinstance(record, BadRecord):
+            scan.bad.append(record)
+        else:
+            scan.records.append(record)
+    return scan
+
+
 def load_records(folder: str | Path) -> list[dict[str, Any]]:
-    return [r for r in map(read_record, find_records(folder)) if r is not None]
+    """The readable records under ``folder`` (``scan_records`` also says which were not)."""
+    return scan_records(folder).records
+
+
+def warn_bad(bad: Iterable[BadRecord]) -> None:
+    """One line on stderr per unreadable record, so skipping it is never silent."""
+    for item in bad:
+        print(f"warning: skipped unreadable run record {item}", file=sys.stderr)
 
 
 def to_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -146,7 +220,7 @@ def to_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def collect(folder: str | Path) -> pd.DataFrame:
-    """Every record under ``folder`` as one tidy table."""
+    """Every readable record under ``folder`` as one tidy table."""
     return to_table(load_records(folder))
 
 
@@ -159,7 +233,9 @@ def collect_main(argv: list[str] | None = None) -> int:
     if not Path(args.results_dir).is_dir():
         print(f"error: results folder {args.results_dir!r} does not exist", file=sys.stderr)
         return 2
-    table = collect(args.results_dir)
+    scan = scan_records(args.results_dir)
+    warn_bad(scan.bad)
+    table = to_table(scan.records)
     output = Path(args.output or Path(args.results_dir) / "runs.csv")
     table.to_csv(output, index=False)
     print(f"{len(table)} records → {output}")

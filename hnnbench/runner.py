@@ -168,7 +168,12 @@ def run(cfg: DictConfig) -> str:
         record.update(status="failed", error=f"{type(err).__name__}: {err}")
         record["fit_info"] = {"traceback": traceback.format_exc()}
         record["finished_at"] = now()
-        write_atomic(record_path, record)
+        try:
+            write_atomic(record_path, record)
+        except OSError as write_err:  # e.g. the disk is full: report both, the run's error first
+            message = f"run {run_id} failed: {record['error']}; its record not written: {write_err}"
+            log.error(message)
+            raise RunFailed(message) from err
         log.error("run %s failed: %s (record: %s)", run_id, record["error"], record_path)
         raise RunFailed(f"run {run_id} failed: {record['error']}") from err
     record["finished_at"] = now()

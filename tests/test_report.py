@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import math
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from hnnbench.record import RECORD_NAME, find_records
 from hnnbench.report import build_report
 from hnnbench.report.cli import main
-from hnnbench.report.document import booktabs, fmt
+from hnnbench.report.compare import flag
+from hnnbench.report.document import LATEX_REPLACEMENTS, booktabs, fmt, html_table, markdown_table
 from hnnbench.report.frame import to_frame
 from hnnbench.report.synthetic import make_record, synthetic_records, write_synthetic
 from hnnbench.report.tables import summary_data, tta_data
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def markdown_rows(markdown: str) -> list[list[str]]:
+    """The cells of every Markdown table row (unescaped pipes split cells; padding stripped)."""
+    return [
+        [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        for line in markdown.splitlines()
+        if line.startswith("|")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +81,9 @@ def test_summary_table_shows_median_and_spread(report_dir: Path) -> None:
 
 
 def test_failed_and_diverged_runs_are_listed(report_dir: Path) -> None:
-    markdown = (report_dir / "report.md").read_text()
-    assert "| failed | RuntimeError: synthetic failure in the solver |" in markdown
-    assert "| diverged | non-finite loss at step 40 |" in markdown
+    rows = markdown_rows((report_dir / "report.md").read_text())
+    assert ["failed", "RuntimeError: synthetic failure in the solver"] in [r[-2:] for r in rows]
+    assert ["diverged", "non-finite loss at step 40"] in [r[-2:] for r in rows]
     failed = pd.read_csv(report_dir / "tables" / "failed_runs.csv")
     assert sorted(failed["status"]) == ["diverged", "failed"]
 
@@ -117,8 +131,120 @@ def test_report_is_robust(tmp_path: Path, records: list) -> None:
     assert any(p.suffix == ".csv" for p in report.files)
 
 
-def test_formatting_and_latex_escaping() -> None:
+def test_formatting() -> None:
     assert fmt(float("nan")) == "—" and fmt(float("inf")) == "inf" and fmt(1000) == "1000"
-    assert fmt(1.234e-7) == "1.23e-07"
-    tex = booktabs(pd.DataFrame({"a_b": ["50%", "[-π,π]×[0,1]"]}), "x & y")
-    assert r"a\_b" in tex and r"50\%" in tex and r"$\times$" in tex and r"x \& y" in tex
+    assert fmt(1.234e-7) == "1.23e-07" and fmt(None) == "—" and fmt("text") == "text"
+    assert fmt(125.0, suffix="×") == "125×" and fmt(math.nan, suffix="×") == "—"
+    assert fmt(math.inf, suffix="×") == "inf×" and fmt(pd.NA, suffix="×") == "—"
+
+
+#: every character TeX treats specially, and ones our tables show (flags, domains, dashes)
+AWKWARD = pd.DataFrame(
+    {
+        "a_b|c": ["50%", "[-π,π]×[0,1]", flag(100.0, 1.0), "x<y & #1", "1–2 — ≥3"],
+        "d": ["~^\\{}$", "line\nbreak", None, 1.5e-9, "ü ☃"],
+    }
+)
+
+
+def test_latex_escaping() -> None:
+    tex = booktabs(AWKWARD, "x & y_1 > 2")
+    assert r"\caption{x \& y\_1 $>$ 2}" in tex
+    assert r"a\_b$|$c" in tex and r"50\%" in tex and r"{[}-$\pi$,$\pi$]$\times${[}0,1]" in tex
+    assert r"$>$ 10$\times$ off: error" in tex and r"x$<$y \& \#1" in tex
+    assert r"1--2 --- $\ge$3" in tex and "line break" in tex and "1.50e-09" in tex
+    assert r"\textasciitilde{}\textasciicircum{}\textbackslash{}\{\}\$" in tex
+    assert "u [U+2603]" in tex  # unknown characters: ASCII base letter, else the code point
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
+    # in the default OT1 text font '<' and '>' print as '¡' and '¿': only math-mode ones allowed
+    assert not re.search(r"[<>]", tex.replace("$<$", "").replace("$>$", ""))
+    assert tex.isascii()
+
+
+def test_markdown_and_html_tables() -> None:
+    markdown = markdown_table(AWKWARD)
+    assert markdown_rows(markdown)[0] == ["a_b|c", "d"]
+    assert markdown_rows(markdown)[2:] == [
+        ["50%", "~^\\{}$"],
+        ["[-π,π]×[0,1]", "line break"],
+        ["> 10× off: error", "—"],
+        ["x<y & #1", "1.50e-09"],  # as formatted by fmt, not re-parsed by tabulate
+        ["1–2 — ≥3", "ü ☃"],
+    ]
+    page = html_table(AWKWARD, "x < y")
+    assert "<caption>x &lt; y</caption>" in page and "<th >a_b|c</th>" in page
+    assert "<td >x&lt;y &amp; #1</td>" in page and "<td >&gt; 10× off: error</td>" in page
+    assert "id=" not in page and "<style" not in page  # reproducible: no random Styler ids
+
+
+def test_long_tables_are_not_trimmed() -> None:
+    frame = pd.DataFrame({"n": range(30), "m": range(30)})
+    # Styler cuts a table beyond this many cells (default 262144); ours must keep every row
+    with pd.option_context("styler.render.max_elements", 10):
+        assert booktabs(frame, "big").count(r"\\") == 31
+        assert html_table(frame).count("<tr>") == 31
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex (texlive) not installed")
+def test_latex_tables_compile(tmp_path: Path) -> None:
+    paper_cell = make_record(
+        "elm", 0, 1000, error=1.5e-11, seconds=2.5, points=10000, name="paper_low_dim",
+        domain=[[-2 * math.pi, 2 * math.pi], [-6, 6]],
+    )  # fmt: skip
+    build_report([*synthetic_records(), paper_cell], tmp_path / "out")
+    tables = sorted((tmp_path / "out" / "tables").glob("*.tex"))
+    assert "paper_low_dim.tex" in {t.name for t in tables}  # has a '> 10× off' flag
+    every_char = "".join(LATEX_REPLACEMENTS) + "üß☃"
+    (tmp_path / "awkward.tex").write_text(booktabs(AWKWARD.assign(all=every_char), every_char))
+    inputs = "\n\\clearpage\n".join(f"\\input{{{t.with_suffix('').as_posix()}}}" for t in tables)
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+        f"{inputs}\n\\clearpage\n\\input{{awkward}}\n\\end{{document}}\n"
+    )
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Missing character" not in log and "not set up for use with LaTeX" not in log
+    assert (tmp_path / "doc.pdf").read_bytes().startswith(b"%PDF")
+
+
+def truncate(path: Path) -> None:
+    """Cut a record in half, as a full disk or an interrupted copy would."""
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+
+
+def test_unreadable_records_are_listed_not_dropped(tmp_path: Path, capsys) -> None:
+    results = write_synthetic(tmp_path / "results")
+    good = find_records(results)
+    truncate(good[0])
+    garbage = results / "stray" / RECORD_NAME
+    garbage.parent.mkdir()
+    garbage.write_bytes(b"\x89PNG\x00\xff")
+    out = tmp_path / "report"
+    assert main([str(results), "--out", str(out)]) == 0
+    warnings = sorted(line for line in capsys.readouterr().err.splitlines() if "warning" in line)
+    assert len(warnings) == 2
+    prefix = "warning: skipped unreadable run record"
+    assert warnings[0] == f"{prefix} {garbage}: not UTF-8 text (byte 0)"
+    assert warnings[1].startswith(f"{prefix} {good[0]}: invalid JSON")
+    assert warnings[1].endswith("(the file looks truncated)")
+    markdown = (out / "report.md").read_text()
+    overview = markdown.split("## Summary")[0]
+    assert f"{len(good) - 1} run records" in overview
+    assert "2 record file(s) could not be read" in overview
+    assert f"`{good[0]}` (invalid JSON:" in overview and f"`{garbage}` (not UTF-8" in overview
+    assert str(garbage) in (out / "report.html").read_text()
+
+
+def test_folder_of_only_unreadable_records_exits_2(tmp_path: Path, capsys) -> None:
+    (record,) = find_records(write_synthetic(tmp_path, [make_record("elm")]))
+    truncate(record)
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"warning: skipped unreadable run record {record}: invalid JSON" in err
+    assert "error: no readable run records" in err and "all 1 record.json file(s) are" in err
+    assert not (tmp_path / "report").exists()

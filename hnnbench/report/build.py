@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from hnnbench.record import BadRecord
 from hnnbench.report import compare, figures, tables
 from hnnbench.report.document import (
     Code,
@@ -50,7 +51,7 @@ def slug(text: str) -> str:
 # ---------------------------------------------------------------- sections
 
 
-def overview(frame: pd.DataFrame, results_dir: str) -> Section:
+def overview(frame: pd.DataFrame, results_dir: str, bad: Sequence[BadRecord] = ()) -> Section:
     counts = frame["status"].value_counts().to_dict()
     status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     groups = ", ".join(f"`{g}`" for g in dict.fromkeys(frame["group"]))
@@ -60,7 +61,19 @@ def overview(frame: pd.DataFrame, results_dir: str) -> Section:
         "(complete runs only). Training time is the fit alone (data generation and evaluation "
         "excluded)."
     )
-    return Section("Overview", [Para(text)])
+    blocks: list[Any] = [Para(text)]
+    if bad:
+        blocks.append(Note(unreadable_note(bad)))
+    return Section("Overview", blocks)
+
+
+def unreadable_note(bad: Sequence[BadRecord]) -> str:
+    """Names every record left out because it could not be read, so none is lost silently."""
+    listed = "; ".join(f"`{item.path}` ({item.reason})" for item in bad)
+    return (
+        f"{len(bad)} record file(s) could not be read and are in no table or figure: {listed}. "
+        "A re-run of the same sweep redoes those runs (an unreadable record counts as missing)."
+    )
 
 
 def summary_section(frame: pd.DataFrame) -> Section:
@@ -180,13 +193,17 @@ def provenance_section(
 
 
 def build_sections(
-    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], out_dir: Path, results_dir: str
+    frame: pd.DataFrame,
+    records: Sequence[Mapping[str, Any]],
+    out_dir: Path,
+    results_dir: str,
+    bad: Sequence[BadRecord] = (),
 ) -> tuple[list[Section], list[Section]]:
     """(all report sections, the paper-comparison sections alone)."""
     cuts = {name: e.cuts for name, e in EXPERIMENTS.items()}
     paper = compare.paper_sections(frame, records, cuts, results_dir)
     sections = [
-        overview(frame, results_dir),
+        overview(frame, results_dir, bad),
         summary_section(frame),
         tta_section(frame, records),
         failed_section(frame),
@@ -203,13 +220,17 @@ def build_report(
     results_dir: str = "results",
     title: str = "hnnbench report",
     extra: Sequence[Section] = (),
+    bad: Sequence[BadRecord] = (),
 ) -> ReportFiles:
-    """Write the whole report for ``records`` into ``out_dir``; raises ValueError when empty."""
+    """Write the whole report for ``records`` into ``out_dir``; raises ValueError when empty.
+
+    ``bad``: unreadable record files (``scan_records``), named in the Overview.
+    """
     if not records:
         raise ValueError("no run records to report on")
     out = Path(out_dir)
     frame = to_frame(records)
-    sections, paper = build_sections(frame, records, out, results_dir)
+    sections, paper = build_sections(frame, records, out, results_dir, bad)
     sections = [*extra, *sections]
     files = write_tables(sections, out / "tables")
     files += write_document(title, sections, out, "report")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hnnbench.record import load_records
+from hnnbench.record import scan_records, warn_bad
 from hnnbench.report.build import build_report
 
 
@@ -23,23 +23,31 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; 0 on success, 2 when the folder is missing or holds no records."""
+    """Entry point; 0 on success, 2 when the folder is missing or holds no readable records.
+
+    Unreadable records (truncated, not JSON) are named on stderr and in the report's Overview.
+    """
     args = parse(argv)
     folder = Path(args.results_dir)
     if not folder.is_dir():
         print(f"error: results folder {str(folder)!r} does not exist", file=sys.stderr)
         return 2
-    records = load_records(folder)
+    records, bad = scan_records(folder)
+    warn_bad(bad)
     if not records:
-        print(
-            f"error: no run records (record.json) under {str(folder)!r}; run e.g. "
-            "`hnnbench -m experiment=smoke` first",
-            file=sys.stderr,
+        why = (
+            f"no readable run records under {str(folder)!r}: all {len(bad)} record.json file(s) "
+            "are unreadable (listed above); re-run their sweep to replace them"
+            if bad
+            else f"no run records (record.json) under {str(folder)!r}; run e.g. "
+            "`hnnbench -m experiment=smoke` first"
         )
+        print(f"error: {why}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else folder / "report"
-    report = build_report(records, out, results_dir=str(folder), title=args.title)
-    print(f"{len(records)} records → {out / 'report.md'}, {out / 'report.html'}")
+    report = build_report(records, out, results_dir=str(folder), title=args.title, bad=bad)
+    skipped = f" ({len(bad)} unreadable, skipped)" if bad else ""
+    print(f"{len(records)} records{skipped} → {out / 'report.md'}, {out / 'report.html'}")
     print(f"{len(report.files)} files written under {out}")
     return 0
 

@@ -177,10 +177,6 @@ def compare(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], published
     return pd.DataFrame(rows)
 
 
-def _ratio_text(value: float) -> str:
-    return "—" if math.isnan(value) else f"{fmt(value)}×"
-
-
 def display(data: pd.DataFrame) -> pd.DataFrame:
     cases = data["case"].nunique() > 1
     table = pd.DataFrame({"system": data["system"]})
@@ -192,10 +188,10 @@ def display(data: pd.DataFrame) -> pd.DataFrame:
     table["seeds"] = [f"{s}/{r}" for s, r in zip(data["seeds"], data["runs"], strict=True)]
     table["ours rel-L2(H)"] = data["ours_test_H_rel_l2"].map(fmt)
     table["paper rel-L2(H)"] = data["paper_test_H_rel_l2"].map(fmt)
-    table["ratio"] = data["error_ratio"].map(_ratio_text)
+    table["ratio"] = data["error_ratio"].map(lambda v: fmt(v, suffix="×"))
     table["ours time [s]"] = data["ours_train_time_s"].map(fmt)
     table["paper time [s]"] = data["paper_train_time_s"].map(fmt)
-    table["time ratio"] = data["time_ratio"].map(_ratio_text)
+    table["time ratio"] = data["time_ratio"].map(lambda v: fmt(v, suffix="×"))
     table["flag"] = data["flag"]
     table["published cell"] = data["published_cell"]
     return table

@@ -1,8 +1,9 @@
 """A tiny document model (sections of paragraphs, tables, figures, code) and its writers.
 
 The same sections render to Markdown and to a self-contained HTML page (figures inlined as base64
-PNG); every table is also written as CSV (the numbers) and LaTeX (booktabs, our own writer, no
-jinja2 needed).
+PNG); every table is also written as CSV (the numbers) and LaTeX (booktabs). Tables are written by
+pandas: ``DataFrame.to_markdown`` (tabulate) and ``Styler.to_html`` / ``Styler.to_latex`` (jinja2);
+every cell goes through ``fmt``, the one number formatter of the report.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import base64
 import html
 import math
 import numbers
+import unicodedata
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,36 +62,46 @@ class Section:
     level: int = 2
 
 
-def fmt(value: object, digits: int = 3) -> str:
-    """A number for a table cell: '—' for missing, 'inf' kept, 3 significant digits."""
+def fmt(value: object, digits: int = 3, suffix: str = "") -> str:
+    """A table cell: '—' for missing, 'inf' kept, 3 significant digits; text passes through.
+
+    ``suffix`` (e.g. '×' for ratios) follows a shown number, never the '—' of a missing one.
+    """
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return str(int(value))
+        return f"{int(value)}{suffix}"
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         number = float(value)
         if math.isinf(number):
-            return "inf" if number > 0 else "-inf"
-        if number != 0 and (abs(number) < 1e-2 or abs(number) >= 1e5):
-            return f"{number:.{digits - 1}e}"
-        if abs(number) >= 10**digits:
-            return f"{number:.0f}"
-        return f"{number:.{digits}g}"
+            text = "inf" if number > 0 else "-inf"
+        elif number != 0 and (abs(number) < 1e-2 or abs(number) >= 1e5):
+            text = f"{number:.{digits - 1}e}"
+        elif abs(number) >= 10**digits:
+            text = f"{number:.0f}"
+        else:
+            text = f"{number:.{digits}g}"
+        return text + suffix
     return str(value)
+
+
+def _untrimmed(frame: pd.DataFrame) -> AbstractContextManager[None]:
+    # Styler silently drops rows and columns beyond styler.render.max_elements; a table must not
+    return pd.option_context("styler.render.max_elements", max(frame.size, 1))
 
 
 # ---------------------------------------------------------------- Markdown
 
 
 def _md_cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    # a pipe or a newline inside a cell would end the cell or the row
+    return fmt(value).replace("|", "\\|").replace("\n", " ")
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    header = "| " + " | ".join(_md_cell(c) for c in frame.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    rows = ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in frame.to_numpy()]
-    return "\n".join([header, rule, *rows])
+    cells = frame.map(_md_cell).set_axis([_md_cell(c) for c in frame.columns], axis=1)
+    # cells are already display strings: tabulate must not re-parse '1.10e-08' as a number
+    return cells.to_markdown(index=False, disable_numparse=True)
 
 
 def _md_block(block: Block, base: Path) -> str:
@@ -117,6 +130,7 @@ def to_markdown(title: str, sections: list[Section], base: Path) -> str:
 CSS = """
 body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
+caption { font-weight: bold; text-align: left; padding: 0.3em 0; }
 th, td { border-bottom: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
 th { border-bottom: 2px solid #333; }
 .note { background: #fff4d6; border-left: 4px solid #e0a800; padding: 0.5em 1em; }
@@ -139,13 +153,14 @@ def _inline(text: str) -> str:
     return "".join(bold)
 
 
-def html_table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-        for row in frame.to_numpy()
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+def html_table(frame: pd.DataFrame, caption: str = "") -> str:
+    styler = frame.style.hide(axis="index").format(fmt, escape="html")
+    styler = styler.format_index(escape="html", axis=1)
+    if caption:
+        styler = styler.set_caption(html.escape(caption))  # Styler does not escape captions
+    with _untrimmed(frame):
+        # exclude_styles: no <style> block and no random per-table ids, so output is reproducible
+        return styler.to_html(exclude_styles=True)
 
 
 def _html_block(block: Block) -> str:
@@ -156,7 +171,7 @@ def _html_block(block: Block) -> str:
     if isinstance(block, Code):
         return "<pre>" + html.escape("\n".join(block.lines)) + "</pre>"
     if isinstance(block, Table):
-        return f"<p><b>{html.escape(block.caption)}</b></p>{html_table(block.display)}"
+        return html_table(block.display, block.caption)
     data = base64.b64encode(block.png.read_bytes()).decode("ascii")
     caption = html.escape(block.caption)
     return (
@@ -181,7 +196,10 @@ def to_html(title: str, sections: list[Section]) -> str:
 
 # ---------------------------------------------------------------- LaTeX
 
-_LATEX_SPECIAL = {
+#: TeX's special characters, the ASCII ones that the default OT1 text font misprints ('<' as '¡',
+#: '>' as '¿', '|' as '—'), and the non-ASCII ones our tables use, as commands pdflatex knows
+#: without extra packages or font encodings
+LATEX_REPLACEMENTS = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
     "%": r"\%",
@@ -192,42 +210,73 @@ _LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
-}
-_LATEX_UNICODE = {
+    "\n": " ",  # a blank line inside a cell would end the paragraph, i.e. break the table
+    "[": "{[}",  # a row starting with '[' would be read as the optional argument of '\\'
+    "<": r"$<$",
+    ">": r"$>$",
+    "|": r"$|$",
     "×": r"$\times$",
     "–": "--",
     "—": "---",
+    "−": "$-$",
+    "…": r"\dots{}",
+    "→": r"$\to$",
     "≤": r"$\le$",
     "≥": r"$\ge$",
+    "≈": r"$\approx$",
+    "±": r"$\pm$",
+    "·": r"$\cdot$",
     "π": r"$\pi$",
     "α": r"$\alpha$",
+    "β": r"$\beta$",
+    "γ": r"$\gamma$",
+    "δ": r"$\delta$",
+    "Δ": r"$\Delta$",
+    "∂": r"$\partial$",
+    "∇": r"$\nabla$",
     "²": r"$^2$",
+    "³": r"$^3$",
     "⁴": r"$^4$",
+    "₂": r"$_2$",
     "Ĥ": r"$\hat{H}$",
+    "ẋ": r"$\dot{x}$",
+    "ṗ": r"$\dot{p}$",
     "é": r"\'e",
-    "±": r"$\pm$",
 }
 
 
-def latex_escape(text: str) -> str:
-    out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
-    return "".join(_LATEX_UNICODE.get(ch, ch) for ch in out)
+def _latex_char(ch: str) -> str:
+    if ch in LATEX_REPLACEMENTS:
+        return LATEX_REPLACEMENTS[ch]
+    if ch.isascii():
+        return ch
+    # anything else: its ASCII base letters when it has them ('ü' → 'u'), else its code point,
+    # so an unexpected character never stops pdflatex
+    plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+    return "".join(LATEX_REPLACEMENTS.get(c, c) for c in plain) if plain else f"[U+{ord(ch):04X}]"
+
+
+def latex_escape(text: object) -> str:
+    return "".join(map(_latex_char, str(text)))
 
 
 def booktabs(frame: pd.DataFrame, caption: str) -> str:
-    """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``)."""
-    lines = [
-        r"\begin{table}[htbp]",
-        r"\centering",
-        rf"\caption{{{latex_escape(caption)}}}",
-        r"\begin{tabular}{" + "l" * max(len(frame.columns), 1) + "}",
-        r"\toprule",
-        " & ".join(latex_escape(c) for c in frame.columns) + r" \\",
-        r"\midrule",
-    ]
-    lines += [" & ".join(latex_escape(v) for v in row) + r" \\" for row in frame.to_numpy()]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
+    """A booktabs ``table`` environment by ``Styler.to_latex`` (needs ``\\usepackage{booktabs}``).
+
+    Every cell, header and the caption go through ``latex_escape`` (Styler escapes neither the
+    caption nor non-ASCII characters), so the file compiles with a bare ``article`` preamble.
+    """
+    styler = frame.style.hide(axis="index").format(lambda v: latex_escape(fmt(v)))
+    styler = styler.format_index(latex_escape, axis=1)
+    with _untrimmed(frame):
+        return styler.to_latex(
+            column_format="l" * max(len(frame.columns), 1),
+            position="htbp",
+            position_float="centering",
+            hrules=True,
+            caption=latex_escape(caption),
+            environment="table",
+        )
 
 
 # ---------------------------------------------------------------- files
