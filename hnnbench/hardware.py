@@ -78,6 +78,9 @@ def git_commit() -> str | None:
     root = Path(__file__).resolve().parent.parent
     if not (root / "pyproject.toml").is_file():  # an installed wheel, not a checkout
         return None
+    # `git status` may refresh the index and take its lock; a benchmark must never write there
+    # (parallel sweeps would fight over the lock, a full disk would leave a stale one)
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
@@ -85,6 +88,7 @@ def git_commit() -> str | None:
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
             cwd=root,
+            env=env,
             capture_output=True,
             text=True,
             check=True,
