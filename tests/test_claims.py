@@ -203,6 +203,10 @@ def test_every_verdict_is_reachable(vs_adam, vs_best, verdict) -> None:
     assert v.decide(FASTER, vs_adam, vs_best)[0] == verdict
 
 
+def test_holds_needs_a_baseline_besides_the_papers_adam() -> None:
+    assert v.decide(FASTER, spread(500), spread(500), others=False)[0] == v.ONLY_ADAM
+
+
 def test_a_lower_bound_below_the_threshold_says_so() -> None:
     assert v.decide(FASTER, None, spread(40, "at_least"))[1] == "only a lower bound: ≥ 40×"
 
@@ -226,10 +230,30 @@ def test_estimated_energy_is_not_measured() -> None:
 
 def test_gpu_claim_appears_with_cuda_baselines() -> None:
     records = [sampled(50, 8e-4, 0.05), backprop(CURVE, device="cuda")]
+    records.append(backprop(CURVE, method="lbfgs", lr=1.0, device="cuda"))
     found = v.verdicts(m.problems_of(to_frame(records), records))
     gpu = [f for f in found if f.claim.key == "gpu"]
-    assert len(gpu) == 1 and gpu[0].verdict == v.HOLDS  # 100× ≥ 20×
+    assert len(gpu) == 1 and gpu[0].verdict == v.HOLDS  # 100× ≥ 20× vs both
     assert "adam (cuda)" in gpu[0].evidence
+    cpu_only = v.verdicts(m.problems_of(to_frame(records[:1]), records[:1]))
+    assert not [f for f in cpu_only if f.claim.key == "gpu"]
+
+
+def test_only_the_papers_adam_holds_only_vs_it() -> None:
+    records = [sampled(50, 8e-4, 0.05), backprop(CURVE)]  # 100×, but Adam is all that ran
+    found = by_claim(v.verdicts(m.problems_of(to_frame(records), records)), "spring")
+    assert found["faster"] == v.ONLY_ADAM
+
+
+def test_missing_energy_is_not_measurable_with_its_reason() -> None:
+    records = [sampled(50, 8e-4, 0.05, energy_kwh=None, energy_method=None), backprop(CURVE)]
+    records.append(backprop(CURVE, method="lbfgs", lr=1.0, energy_method="rapl"))
+    records[1]["energy_method"] = "rapl"
+    found = v.verdicts(m.problems_of(to_frame(records), records))
+    (energy,) = [f for f in found if f.claim.key == "energy"]
+    assert energy.verdict == v.NOT_MEASURABLE and "energy reading is missing" in energy.reason
+    table = m.at_best_display(m.at_best_data(m.problems_of(to_frame(records), records)))
+    assert set(table["energy ratio"]) == {"no energy reading"}
 
 
 def test_thresholds_are_rendered_from_their_declaration() -> None:

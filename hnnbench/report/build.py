@@ -85,13 +85,12 @@ def claims_sections(
 ) -> tuple[Section, Section]:
     """(the claims check, the matched-accuracy section with its two figures)."""
     problems = matched.problems_of(frame, records)
-    titles = [matched.title_of(p, problems) for p in problems]
     folder = out_dir / "figures"
     # a hyphen: slug() never makes one, so no group's figures can overwrite these
     made = [
-        figures.claims_error_vs_time(problems, titles, folder, "claims-check_error_vs_time"),
+        figures.claims_error_vs_time(problems, folder, "claims-check_error_vs_time"),
         figures.claims_speedup(
-            problems, titles, verdicts.THRESHOLDS.speedup, folder, "claims-check_speedup"
+            problems, verdicts.THRESHOLDS.speedup, folder, "claims-check_speedup"
         ),
     ]
     found = [f for f in made if f is not None]

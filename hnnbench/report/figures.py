@@ -275,22 +275,24 @@ def _bars(median: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 
 def _draw_ladder(ax, ladder: pd.DataFrame) -> None:
-    """Sampled configurations as points (median time, median error) with min–max bars, joined
-    along the cheapest-first front."""
+    """Sampled configurations as points (median time, median error) with min–max bars; a line
+    joins the front (configurations more accurate than every cheaper one)."""
     for method, configs in ladder.groupby("method", sort=False):
         x, y = configs["time_median"].to_numpy(float), positive(configs["error_median"])
         xerr = _bars(x, configs["time_min"].to_numpy(float), configs["time_max"].to_numpy(float))
         yerr = _bars(y, positive(configs["error_min"]), positive(configs["error_max"]))
-        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o-", ms=4, capsize=2, lw=1,
-                    color=colour(method), label=f"{method} (sampled ladder)", zorder=3)  # fmt: skip
+        tone = colour(method)
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", ms=4, capsize=2, lw=1, color=tone,
+                    label=f"{method} (sampled, median [min–max])", zorder=3)  # fmt: skip
+        order = np.argsort(x, kind="stable")  # the ladder is cheapest first already
+        front = order[y[order] < np.fmin.accumulate(np.r_[np.inf, y[order][:-1]])]
+        ax.plot(x[front], y[front], "-", color=tone, lw=1, alpha=0.7)
 
 
-def claims_error_vs_time(
-    problems: Sequence[Problem], titles: Sequence[str], folder: Path, stem: str
-) -> Figure | None:
+def claims_error_vs_time(problems: Sequence[Problem], folder: Path, stem: str) -> Figure | None:
     """Per system: every backprop baseline's median learning curve (band: min–max over seeds)
     and the sampled ladder with min–max bars, test rel-L2(H) vs training seconds."""
-    shown = [(p, t) for p, t in zip(problems, titles, strict=True) if p.comparable][:MAX_PANELS]
+    shown = [(p, p.title) for p in problems if p.comparable][:MAX_PANELS]
     if not shown:
         return None
     fig, axes = grid(len(shown))
@@ -336,12 +338,12 @@ def _draw_spreads(ax, x: list[float], spreads: list, colour_: str, label: str, s
 
 
 def claims_speedup(
-    problems: Sequence[Problem], titles: Sequence[str], threshold: float, folder: Path, stem: str
+    problems: Sequence[Problem], threshold: float, folder: Path, stem: str
 ) -> Figure | None:
     """Per system: the speed-up against each backprop baseline vs the matched error — at each
     sampled configuration's error (circles; open with an arrow: lower bound, backprop never got
     there) and at backprop's own best error (stars) — with min–max bars and the claim's line."""
-    shown = [(p, t) for p, t in zip(problems, titles, strict=True) if p.comparable][:MAX_PANELS]
+    shown = [(p, p.title) for p in problems if p.comparable][:MAX_PANELS]
     if not shown:
         return None
     fig, axes = grid(len(shown))

@@ -350,6 +350,7 @@ class Problem:
     baselines: list[Baseline] = field(default_factory=list)
     sampled_runs: int = 0
     backprop_runs: int = 0
+    title: str = ""  # the system, with case and points when the system has several problems
 
     @property
     def comparable(self) -> bool:
@@ -396,14 +397,12 @@ def problems_of(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> li
             backprop_runs=int((rows["trainer"] == "backprop").sum()),
         )
         out.append(problem)
+    for problem in out:
+        if sum(p.system == problem.system for p in out) > 1:
+            problem.title = f"{problem.system} ({problem.case}; {problem.train_points} points)"
+        else:
+            problem.title = problem.system
     return out
-
-
-def title_of(problem: Problem, problems: Sequence[Problem]) -> str:
-    """The system, with case and points when the system appears in more than one problem."""
-    if sum(p.system == problem.system for p in problems) < 2:
-        return problem.system
-    return f"{problem.system} ({problem.case}; {problem.train_points} points)"
 
 
 # ---------------------------------------------------------------- comparisons
@@ -450,6 +449,11 @@ class AtBest:
     speedups: Ratios = field(default_factory=Ratios)
     energy_ratios: Ratios = field(default_factory=Ratios)
     energy_methods: set[str] = field(default_factory=set)
+    energy_missing: bool = False  # a reading on either side is null (tracker off or failed)
+
+    @property
+    def energy_unreached(self) -> str:
+        return "no energy reading" if self.energy_missing else "not reached by sampled"
 
     @property
     def speedup(self) -> Spread | None:
@@ -470,10 +474,12 @@ def speedup_at_best(baseline: Baseline, ladder: pd.DataFrame) -> AtBest:
         result.energy_methods.add(run.energy_method or "none")
         result.chosen.append("" if config is None else config["label"])
         result.sampled_times.append(math.nan if config is None else config["time_median"])
+        energy = run.energy_until(seconds)
         result.speedups.add(Estimate(seconds), config, "time")
-        result.energy_ratios.add(Estimate(run.energy_until(seconds)), config, "energy")
+        result.energy_ratios.add(Estimate(energy), config, "energy")
         if config is not None:
             result.energy_methods.update(config["energy_methods"])
+            result.energy_missing |= math.isnan(energy) or math.isnan(config["energy_median"])
     return result
 
 
@@ -554,8 +560,8 @@ def _float_spread(values: Sequence[float]) -> Spread | None:
     return spread_of(Estimate(v) if not math.isnan(v) else UNREACHED for v in values)
 
 
-def _problem_columns(problem: Problem, problems: Sequence[Problem]) -> dict[str, Any]:
-    return {"system": title_of(problem, problems), "case": problem.case}
+def _problem_columns(problem: Problem) -> dict[str, Any]:
+    return {"system": problem.title, "case": problem.case}
 
 
 def at_best_data(problems: Sequence[Problem]) -> pd.DataFrame:
@@ -568,7 +574,7 @@ def at_best_data(problems: Sequence[Problem]) -> pd.DataFrame:
             result = speedup_at_best(baseline, problem.ladder)
             rows.append(
                 {
-                    **_problem_columns(problem, problems),
+                    **_problem_columns(problem),
                     "baseline": baseline.label,
                     "backprop_config": baseline.config["label"],
                     "seeds": len(baseline.runs),
@@ -605,7 +611,7 @@ def at_best_display(data: pd.DataFrame) -> pd.DataFrame:
             "backprop time to it [s]": [_float_spread(r.backprop_times).text() for r in results],
             "cheapest sampled reaching it: time [s]": data["sampled_config"],
             "speed-up": [r.speedup.text("×", "not reached by sampled") for r in results],
-            "energy ratio": [r.energy_ratio.text("×", "not reached by sampled") for r in results],
+            "energy ratio": [r.energy_ratio.text("×", r.energy_unreached) for r in results],
             "energy method": data["energy_methods"],
         }
     )
@@ -619,9 +625,10 @@ def ladder_data(problems: Sequence[Problem]) -> pd.DataFrame:
         baselines = [b for b in problem.baselines if b.runs]
         if not baselines:
             continue
-        for _, config in problem.ladder.iterrows():
+        by_width = problem.ladder.sort_values(["method", "device", "hidden_width", "setup"])
+        for _, config in by_width.iterrows():
             row: dict[str, Any] = {
-                **_problem_columns(problem, problems),
+                **_problem_columns(problem),
                 "sampled_config": config["label"],
                 "seeds": config["seeds"],
                 "error_median": config["error_median"],
@@ -690,7 +697,7 @@ def equal_time_data(problems: Sequence[Problem]) -> pd.DataFrame:
             result = equal_time(baseline, problem.ladder)
             rows.append(
                 {
-                    **_problem_columns(problem, problems),
+                    **_problem_columns(problem),
                     "baseline": baseline.label,
                     "backprop_config": baseline.config["label"],
                     **_spread_columns(
@@ -752,7 +759,7 @@ def lr_search_data(problems: Sequence[Problem]) -> pd.DataFrame:
             tried = baseline.tried
             rows.append(
                 {
-                    **_problem_columns(problem, problems),
+                    **_problem_columns(problem),
                     "baseline": baseline.label,
                     "configs": len(tried),
                     "tried": "; ".join(
