@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install test test-slow lint format bench report paper-lite paper perf clean
+.PHONY: install test test-slow lint format bench report paper-lite paper claims claims-full perf clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] < (3, 14), \
@@ -52,6 +52,13 @@ paper-lite: $(STAMP)
 
 paper: $(STAMP)
 	$(BIN)/python -m hnnbench.paper $(ARGS)
+
+# the press-release claims: sampled ladder vs backprop baselines, report opens with the verdicts
+claims: $(STAMP)
+	$(BIN)/python -m hnnbench.claims --lite $(ARGS)
+
+claims-full: $(STAMP)
+	$(BIN)/python -m hnnbench.claims $(ARGS)
 
 perf: $(STAMP)
 	$(BIN)/python benchmarks/perf.py $(ARGS)

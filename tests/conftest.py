@@ -17,11 +17,20 @@ def hnnbench_command() -> list[str]:
 
 
 def run_hnnbench(args: list[str], tmp_path: Path, **kwargs) -> subprocess.CompletedProcess:
+    return run_command([*hnnbench_command(), *args], tmp_path, **kwargs)
+
+
+def run_python(args: list[str], tmp_path: Path, **kwargs) -> subprocess.CompletedProcess:
+    """``python ARGS`` with this interpreter (e.g. ``-m hnnbench.claims …``)."""
+    return run_command([sys.executable, *args], tmp_path, **kwargs)
+
+
+def run_command(command: list[str], tmp_path: Path, **kwargs) -> subprocess.CompletedProcess:
     # the checkout under test first, so subprocesses import the same code as the tests
     paths = [str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     return subprocess.run(
-        [*hnnbench_command(), *args],
+        command,
         cwd=tmp_path,
         env=env,
         capture_output=True,

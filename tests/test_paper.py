@@ -12,7 +12,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from hnnbench import paper, systems
+from hnnbench import paper, sweeps, systems
 from hnnbench.report.compare import compare, load_published, parse_domain, parse_params
 from hnnbench.report.experiments import EXPERIMENTS, FULL, LITE, select
 from hnnbench.report.frame import to_frame
@@ -157,11 +157,11 @@ def test_paper_report_only_writes_comparison(tmp_path: Path) -> None:
 
 
 def test_paper_continues_after_a_failing_experiment(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(paper, "hnnbench_command", lambda: [sys.executable, "-c", "exit(3)"])
+    monkeypatch.setattr(sweeps, "hnnbench_command", lambda: [sys.executable, "-c", "exit(3)"])
     only = ["paper_low_dim_lite", "paper_low_dim_adam_lite"]
     code = paper.main(["--lite", "--results-dir", str(tmp_path), "--only", *only])
     assert code == 1  # nothing to report: both "experiments" failed
-    runs = paper.load_run_log(tmp_path / "paper-lite" / "runs.json")
+    runs = sweeps.load_run_log(tmp_path / "paper-lite" / "runs.json")
     assert [(r.experiment, r.returncode) for r in runs] == [(n, 3) for n in only]
 
 

@@ -1,4 +1,5 @@
-"""Assemble the report: summary, time-to-accuracy, failed runs, figures, provenance, paper tables.
+"""Assemble the report: claims check (always first), summary, matched accuracy, failed runs,
+paper tables, figures, provenance.
 
 ``build_report(records, out_dir)`` writes ``report.md``, ``report.html`` (figures inlined),
 ``tables/*.csv`` + ``tables/*.tex`` and ``figures/*.png`` + ``figures/*.pdf``; when paper runs are
@@ -16,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from hnnbench.record import BadRecord
-from hnnbench.report import compare, figures, tables
+from hnnbench.report import compare, figures, matched, tables, verdicts
 from hnnbench.report.document import (
     Code,
     Note,
@@ -80,9 +81,10 @@ def summary_section(frame: pd.DataFrame) -> Section:
     data = tables.summary_data(frame)
     blocks: list[Any] = [
         Para(
-            "Per system × method (× width / points / parameters where they vary). Speed-up and "
-            "energy ratio: Adam's median over the method's median at the same system, parameters, "
-            "domain, width and training points ('—' when there is no such Adam run)."
+            "Per system × method (× width / points / parameters where they vary). Fixed-budget "
+            "ratios: Adam's median time (energy) over the method's, each at its own budget, at "
+            "the same system, parameters, domain, width and training points ('—' when there is "
+            "no such Adam run). They are not at equal accuracy: see Matched accuracy."
         ),
         Table(
             "summary", "Summary (median [min–max] over seeds)", tables.summary_display(data), data
@@ -91,19 +93,21 @@ def summary_section(frame: pd.DataFrame) -> Section:
     return Section("Summary", blocks)
 
 
-def tta_section(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> Section:
-    data = tables.tta_data(frame, records)
-    if data.empty:
-        text = "No sampled run has Adam learning curves to compare with (needs both kinds)."
-        return Section("Time to accuracy", [Para(text)])
-    text = (
-        "From Adam's learning curves (test rel-L2(H) vs training seconds, median over Adam runs) "
-        "and the sampled runs (median error and time). `Adam time to that error`: when Adam first "
-        "reaches the sampled method's error. Speed-up at equal error: Adam's time to its own best "
-        "error over the sampled method's time, when the method's error is at or below Adam's best."
-    )
-    table = Table("time_to_accuracy", "Time to accuracy", tables.tta_display(data), data)
-    return Section("Time to accuracy", [Para(text), table])
+def claims_sections(
+    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], out_dir: Path
+) -> tuple[Section, Section]:
+    """(the claims check, the matched-accuracy section with its two figures)."""
+    problems = matched.problems_of(frame, records)
+    folder = out_dir / "figures"
+    # a hyphen: slug() never makes one, so no group's figures can overwrite these
+    made = [
+        figures.claims_error_vs_time(problems, folder, "claims-check_error_vs_time"),
+        figures.claims_speedup(
+            problems, verdicts.THRESHOLDS.speedup, folder, "claims-check_speedup"
+        ),
+    ]
+    found = [f for f in made if f is not None]
+    return verdicts.claims_section(problems), verdicts.matched_section(problems, found)
 
 
 def failed_section(frame: pd.DataFrame) -> Section:
@@ -199,13 +203,15 @@ def build_sections(
     results_dir: str,
     bad: Sequence[BadRecord] = (),
 ) -> tuple[list[Section], list[Section]]:
-    """(all report sections, the paper-comparison sections alone)."""
+    """(all report sections, the claims check first; the paper-comparison sections alone)."""
     cuts = {name: e.cuts for name, e in EXPERIMENTS.items()}
     paper = compare.paper_sections(frame, records, cuts, results_dir)
+    claims, matched_accuracy = claims_sections(frame, records, out_dir)
     sections = [
+        claims,
         overview(frame, results_dir, bad),
         summary_section(frame),
-        tta_section(frame, records),
+        matched_accuracy,
         failed_section(frame),
         *paper,
         *figure_sections(frame, records, out_dir),
@@ -231,7 +237,7 @@ def build_report(
     out = Path(out_dir)
     frame = to_frame(records)
     sections, paper = build_sections(frame, records, out, results_dir, bad)
-    sections = [*extra, *sections]
+    sections = [sections[0], *extra, *sections[1:]]  # the claims check stays first
     files = write_tables(sections, out / "tables")
     files += write_document(title, sections, out, "report")
     if paper:

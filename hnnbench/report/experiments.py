@@ -8,6 +8,7 @@ what each one changes relative to the published protocol, and the report prints 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -145,3 +146,14 @@ def select(lite: bool, only: list[str] | None) -> tuple[PaperExperiment, ...]:
         allowed = sorted({e.name for e in chosen} | {e.table for e in chosen})
         raise ValueError(f"unknown experiment or table {unknown}; allowed: {allowed}")
     return tuple(e for e in chosen if e.name in only or e.table in only)
+
+
+_CLAIMS_PART = re.compile(r"claims_[a-z_]+")
+
+
+def claims_group(name: str | None) -> str | None:
+    """The report group of a claims sub-experiment (``claims_sampled``, ``claims_adam_lite``, …:
+    ``hnnbench.claims`` runs them into one folder): one group per experiment, both sides in it."""
+    if not name or not _CLAIMS_PART.fullmatch(name) or name == "claims_lite":
+        return None
+    return "claims (lite)" if name.endswith("_lite") else "claims"

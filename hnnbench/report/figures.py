@@ -19,9 +19,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
+from hnnbench.report import matched  # noqa: E402
 from hnnbench.report.document import Figure  # noqa: E402
 from hnnbench.report.frame import as_float  # noqa: E402
-from hnnbench.report.tables import curve_of  # noqa: E402
+from hnnbench.report.matched import Problem, curve_of  # noqa: E402
 
 MAX_PANELS = 12
 TINY = 1e-17  # floor for log axes
@@ -263,6 +264,112 @@ def width_sweep(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
     tidy(left, "")
     tidy(right, "")
     return save(fig, folder, stem, "Test error and training time vs width (median, min–max)")
+
+
+# ---------------------------------------------------------------- claims (matched accuracy)
+
+
+def _bars(median: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Non-negative error-bar lengths for log axes (NaN where unknown → no bar)."""
+    return np.nan_to_num(np.vstack([median - low, high - median]).clip(min=0))
+
+
+def _draw_ladder(ax, ladder: pd.DataFrame) -> None:
+    """Sampled configurations as points (median time, median error) with min–max bars; a line
+    joins the front (configurations more accurate than every cheaper one)."""
+    for method, configs in ladder.groupby("method", sort=False):
+        x, y = configs["time_median"].to_numpy(float), positive(configs["error_median"])
+        xerr = _bars(x, configs["time_min"].to_numpy(float), configs["time_max"].to_numpy(float))
+        yerr = _bars(y, positive(configs["error_min"]), positive(configs["error_max"]))
+        tone = colour(method)
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", ms=4, capsize=2, lw=1, color=tone,
+                    label=f"{method} (sampled, median [min–max])", zorder=3)  # fmt: skip
+        order = np.argsort(x, kind="stable")  # the ladder is cheapest first already
+        front = order[y[order] < np.fmin.accumulate(np.r_[np.inf, y[order][:-1]])]
+        ax.plot(x[front], y[front], "-", color=tone, lw=1, alpha=0.7)
+
+
+def claims_error_vs_time(problems: Sequence[Problem], folder: Path, stem: str) -> Figure | None:
+    """Per system: every backprop baseline's median learning curve (band: min–max over seeds)
+    and the sampled ladder with min–max bars, test rel-L2(H) vs training seconds."""
+    shown = [(p, p.title) for p in problems if p.comparable][:MAX_PANELS]
+    if not shown:
+        return None
+    fig, axes = grid(len(shown))
+    for ax, (problem, title) in zip(axes, shown, strict=False):
+        for baseline in problem.baselines:
+            if not baseline.runs:
+                continue
+            seconds, median, low, high = matched.median_curve(baseline.runs)
+            keep = seconds > 0
+            method_colour = colour(baseline.method)
+            style = "--" if baseline.device != "cpu" else "-"
+            label = f"{baseline.config['label']} (median of {len(baseline.runs)})"
+            ax.plot(seconds[keep], positive(median[keep]), style, color=method_colour,
+                    label=label)  # fmt: skip
+            ax.fill_between(seconds[keep], positive(low[keep]), positive(high[keep]),
+                            color=method_colour, alpha=0.15, lw=0)  # fmt: skip
+        _draw_ladder(ax, problem.ladder)
+        ax.set(xscale="log", yscale="log", xlabel="training time [s]", ylabel="test rel-L2(H)")
+        tidy(ax, title)
+    caption = (
+        "Error vs training time per system: backprop learning curves (median over seeds, band "
+        "min–max; dashed: not on the CPU) and the sampled ladder (median, min–max bars)"
+    )
+    return save(fig, folder, stem, caption)
+
+
+def _draw_spreads(ax, x: list[float], spreads: list, colour_: str, label: str, star: bool) -> None:
+    """Medians with min–max bars; lower bounds as open markers with an upward arrow."""
+    for xi, spread in zip(x, spreads, strict=True):
+        if spread is None or spread.median.kind == "unreached":
+            continue
+        y = spread.median.value
+        low = spread.low.value if spread.low.kind != "unreached" else y
+        high = spread.high.value
+        bound = spread.median.kind == "at_least"
+        marker = "*" if star else "o"
+        ax.errorbar([xi], [y], yerr=[[max(y - low, 0)], [max(high - y, 0)]], fmt=marker,
+                    ms=10 if star else 5, capsize=2, color=colour_,
+                    mfc="none" if bound else colour_, label=label)  # fmt: skip
+        if bound:
+            ax.annotate("", xy=(xi, y * 2.5), xytext=(xi, y),
+                        arrowprops={"arrowstyle": "->", "color": colour_})  # fmt: skip
+
+
+def claims_speedup(
+    problems: Sequence[Problem], threshold: float, folder: Path, stem: str
+) -> Figure | None:
+    """Per system: the speed-up against each backprop baseline vs the matched error — at each
+    sampled configuration's error (circles; open with an arrow: lower bound, backprop never got
+    there) and at backprop's own best error (stars) — with min–max bars and the claim's line."""
+    shown = [(p, p.title) for p in problems if p.comparable][:MAX_PANELS]
+    if not shown:
+        return None
+    fig, axes = grid(len(shown))
+    for ax, (problem, title) in zip(axes, shown, strict=False):
+        for baseline in (b for b in problem.baselines if b.runs):
+            tone = colour(baseline.method)
+            errors = problem.ladder["error_median"].tolist()
+            spreads = [
+                matched.speedups_to_error(matched.time_to_error(baseline, e), config).spread
+                for e, (_, config) in zip(errors, problem.ladder.iterrows(), strict=True)
+            ]
+            _draw_spreads(ax, errors, spreads, tone, baseline.label, star=False)
+            at_best = matched.speedup_at_best(baseline, problem.ladder)
+            target = float(np.median(at_best.targets))
+            _draw_spreads(ax, [target], [at_best.speedup], tone,
+                          f"{baseline.label} at its best error", star=True)  # fmt: skip
+        ax.axhline(threshold, color="black", ls=":", lw=1, label=f"claim: {threshold:g}×")
+        ax.set(xscale="log", yscale="log", xlabel="matched test rel-L2(H)",
+               ylabel="speed-up (backprop time / sampled time)")  # fmt: skip
+        tidy(ax, title)
+    caption = (
+        "Speed-up at matched accuracy per system (median, min–max bars): stars at backprop's "
+        "best error, circles at each sampled configuration's error; open circles with arrows "
+        "are lower bounds (backprop did not reach that error within its budget)"
+    )
+    return save(fig, folder, stem, caption)
 
 
 def group_figures(

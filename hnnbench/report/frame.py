@@ -2,11 +2,14 @@
 
 Metrics may be null (failed runs), NaN or ±inf (records store them as strings); every metric column
 here is float with NaN for "missing" and ±inf kept. Column ``idx`` points back into the record list
-(curves and rollouts stay in the records).
+(curves and rollouts stay in the records). ``lr`` is the trainer's learning rate (NaN for sampled
+runs) and ``setup`` the rest of the trainer config as JSON: together with method, device and width
+they identify one training configuration, whose seeds are pooled.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,9 +17,9 @@ from typing import Any
 import pandas as pd
 
 from hnnbench.metrics import METRICS
-from hnnbench.report.experiments import paper_experiment
+from hnnbench.report.experiments import claims_group, paper_experiment
 
-TEXT = ("run_id", "status", "error", "name", "system", "trainer", "method", "solver")
+TEXT = ("run_id", "status", "error", "name", "system", "trainer", "method", "solver", "device")
 INTS = ("hidden_width", "train_points", "test_points", "seed")
 
 
@@ -60,10 +63,11 @@ def format_params(params: Mapping[str, Any] | None) -> str:
 
 
 def group_of(name: str | None) -> str:
-    """Figures and comparisons group paper experiments by table, everything else by name."""
+    """Figures and comparisons group paper experiments by table, the claims sub-experiments
+    into one group, everything else by name."""
     experiment = paper_experiment(name)
     if experiment is None:
-        return str(name)
+        return claims_group(name) or str(name)
     return f"{experiment.table}{' (lite)' if experiment.lite else ''}"
 
 
@@ -71,6 +75,13 @@ def trainer_kind(record: Mapping[str, Any]) -> str | None:
     """'sampled' or 'backprop' (schema version 1 wrote 'adam' for the backprop kind)."""
     kind = record.get("trainer")
     return "backprop" if kind == "adam" else kind
+
+
+def trainer_setup(record: Mapping[str, Any]) -> tuple[float, str]:
+    """(learning rate, the rest of the trainer config as sorted JSON) from the record's config."""
+    trainer = dict((record.get("config") or {}).get("trainer") or {})
+    lr = as_float(trainer.pop("lr", None))
+    return lr, json.dumps(trainer, sort_keys=True, default=str)
 
 
 def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,6 +99,8 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     row["energy_method"] = record.get("energy_method")
     row["status"] = row["status"] or "unknown"
     row["trainer"] = trainer_kind(record)
+    row["device"] = row["device"] or "cpu"
+    row["lr"], row["setup"] = trainer_setup(record)
     return row
 
 

@@ -2,6 +2,8 @@
 
 ``write_synthetic(folder)`` writes a small set: sampled runs over 3 seeds at 2 widths, Adam runs
 with learning curves, one failed and one diverged run, and one run with NaN/inf metrics.
+``claims_records()`` is shaped like ``python -m hnnbench.claims``: an A-SWIM width ladder and
+three backprop methods (two of them at several learning rates) on two systems.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ ENVIRONMENT = {
     "hnnbench_commit": "0123456789abcdef",
 }
 PENDULUM_DOMAIN = [[-2 * math.pi, 2 * math.pi], [-1.0, 1.0]]
+SPRING_DOMAIN = [[-1.0, 1.0], [-1.0, 1.0]]
+BACKPROP_METHODS = ("adam", "adam_tuned", "lbfgs")
 
 
 def rollout(error: float, steps: int = 51, seed: int = 0) -> dict[str, Any]:
@@ -63,15 +67,22 @@ def make_record(
     system: str = "pendulum",
     domain: list[list[float]] | None = None,
     points: int = 1000,
+    lr: float | None = None,
+    curve: list[tuple[float, float]] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """One record with every schema field; metrics null unless the run completed."""
-    adam = method == "adam"
+    """One record with every schema field; metrics null unless the run completed.
+
+    Methods in ``BACKPROP_METHODS`` are backprop runs with a learning curve: ``curve`` as
+    (seconds, test error) points, else a decreasing one ending at ``error`` after ``seconds``.
+    ``lr`` goes to ``config.trainer.lr`` (and the run_id). ``extra`` overrides any field."""
+    adam = method in BACKPROP_METHODS
     record: dict[str, Any] = dict.fromkeys(FIELDS)
     params = {"m": 1.0, "l": 1.0, "g": 1.0, "frequency": 1.0} if system == "pendulum" else {}
     record.update(
         schema_version=1,
-        run_id=f"{name}-{method}-{width}-{points}-{seed}-{status}",
+        run_id=f"{name}-{system}-{method}-{width}-{points}-{seed}-{status}"
+        + ("" if lr is None else f"-lr{lr:g}"),
         status=status,
         name=name,
         system=system,
@@ -89,7 +100,12 @@ def make_record(
         environment=ENVIRONMENT,
         started_at="2026-01-01T00:00:00+00:00",
         finished_at="2026-01-01T00:01:00+00:00",
-        config={"results_dir": "results", "name": name, "system": {"name": system}},
+        config={
+            "results_dir": "results",
+            "name": name,
+            "system": {"name": system},
+            "trainer": {"lr": lr} if lr is not None else {"method": method},
+        },
     )
     if status == "failed":
         record["error"] = "RuntimeError: synthetic failure in the solver"
@@ -97,7 +113,14 @@ def make_record(
     record.update(train_time_s=seconds, fit_wall_time_s=seconds, energy_kwh=seconds * 1e-5)
     record["energy_method"] = "estimated"
     if adam:
-        record["learning_curve"] = learning_curve(error, seconds)
+        record["learning_curve"] = (
+            learning_curve(error, seconds)
+            if curve is None
+            else [
+                {"seconds": t, "step": 10 * i, "train_loss": e * e, "test_H_rel_l2": e}
+                for i, (t, e) in enumerate(curve)
+            ]
+        )
     if status == "diverged":
         record["error"] = "non-finite loss at step 40"
         return {**record, **extra}
@@ -128,6 +151,40 @@ def synthetic_records() -> list[dict[str, Any]]:
     records.append(
         make_record("uswim", 1, 100, test_H_rel_l2="inf", energy_drift="nan", energy_kwh=None)
     )
+    return records
+
+
+LADDER = {25: (1e-3, 0.02), 50: (2e-4, 0.04), 100: (3e-5, 0.1), 200: (4e-6, 0.3), 400: (5e-7, 1.0)}
+
+
+def claims_records(
+    systems: tuple[str, ...] = ("pendulum", "spring"), energy_method: str = "estimated"
+) -> list[dict[str, Any]]:
+    """An A-SWIM ladder (widths 25–400: error ↓, time ↑) × 3 seeds per system; Adam at three
+    learning rates (2e-3 best), adam_tuned at two, L-BFGS at one, 3 seeds each, 20 s budgets."""
+    records = []
+    for system in systems:
+        domain = PENDULUM_DOMAIN if system == "pendulum" else SPRING_DOMAIN
+        common = {
+            "system": system,
+            "domain": domain,
+            "name": "claims",
+            "energy_method": energy_method,
+        }
+        for width, (error, seconds) in LADDER.items():
+            for seed in range(3):
+                scale = 1 + 0.1 * seed
+                records.append(make_record("aswim", seed, width, error=error * scale,
+                                           seconds=seconds * scale, **common))  # fmt: skip
+        backprop = {"adam": (5e-4, 2e-3, 1e-2), "adam_tuned": (3e-3, 1e-2), "lbfgs": (1.0,)}
+        finals = {5e-4: 1e-3, 2e-3: 3e-4, 1e-2: 5e-3, 3e-3: 8e-5, 1.0: 2e-5}
+        for method, lrs in backprop.items():
+            for lr in lrs:
+                for seed in range(3):
+                    records.append(
+                        make_record(method, seed, 200, error=finals[lr] * (1 + 0.2 * seed),
+                                    seconds=20.0, lr=lr, **common)
+                    )  # fmt: skip
     return records
 
 

@@ -1,0 +1,347 @@
+"""The claims check: censored medians, matched accuracy on synthetic curves, the lr search, the
+verdict rules, the report's first section, the experiments and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import run_python
+from hnnbench import claims
+from hnnbench.report import build_report
+from hnnbench.report import matched as m
+from hnnbench.report import verdicts as v
+from hnnbench.report.frame import to_frame
+from hnnbench.report.synthetic import SPRING_DOMAIN, claims_records, make_record
+
+E, LOW, UNREACHED = m.Estimate, (lambda x: m.Estimate(x, "at_least")), m.UNREACHED
+SPRING = {"system": "spring", "domain": SPRING_DOMAIN, "name": "t"}
+
+
+def problem_of(records: list[dict]) -> m.Problem:
+    (problem,) = m.problems_of(to_frame(records), records)
+    return problem
+
+
+def sampled(width: int, error: float, seconds: float, seed: int = 0, **extra) -> dict:
+    return make_record("aswim", seed, width, error=error, seconds=seconds, **SPRING, **extra)
+
+
+def backprop(curve, seed: int = 0, method: str = "adam", lr: float = 1e-3, **extra) -> dict:
+    seconds, final = curve[-1]
+    return make_record(method, seed, 100, error=final, seconds=seconds, lr=lr, curve=curve,
+                       **SPRING, **extra)  # fmt: skip
+
+
+CURVE = [(0.0, 1.0), (2.0, 1e-2), (5.0, 1e-3), (10.0, 2e-3)]  # best 1e-3, first reached at 5 s
+
+
+# ---------------------------------------------------------------- censored medians
+
+
+def test_spread_of_exact_values() -> None:
+    spread = m.spread_of([E(3.0), E(1.0), E(2.0)])
+    assert (spread.median, spread.low, spread.high) == (E(2.0), E(1.0), E(3.0))
+    assert m.spread_of([E(1.0), E(3.0)]).median == E(2.0)
+    assert m.spread_of([]) is None
+
+
+def test_lower_bounds_are_never_point_values() -> None:
+    above = m.spread_of([E(1.0), E(2.0), LOW(5.0)])  # the bound sits above the median
+    assert above.median == E(2.0) and above.high == LOW(5.0)
+    below = m.spread_of([E(4.0), E(6.0), LOW(3.0)])  # the bound could push the median up
+    assert below.median == LOW(4.0) and below.low == LOW(3.0)
+    assert m.spread_of([LOW(10.0)] * 3).median.text("×") == "≥ 10×"
+    assert m.spread_of([E(1.0), UNREACHED, UNREACHED]).median == UNREACHED
+    assert m.spread_of([E(1.0), E(2.0), UNREACHED]).median == E(1.0)
+
+
+def test_ties_in_censored_medians_are_deterministic() -> None:
+    # equal values: an exact value ranks below a bound at the same value, whatever the order
+    for values in ([E(2.0), LOW(2.0), E(1.0)], [LOW(2.0), E(2.0), E(1.0)]):
+        assert m.spread_of(values).median == E(2.0)
+
+
+# ---------------------------------------------------------------- matched accuracy
+
+
+def test_cheapest_sampled_config_reaching_backprops_best_error() -> None:
+    records = [
+        sampled(25, 5e-2, 0.01),  # never reaches 1e-3
+        sampled(50, 8e-4, 0.05),  # the cheapest that does
+        sampled(100, 1e-5, 0.20),
+        backprop(CURVE),
+    ]
+    problem = problem_of(records)
+    result = m.speedup_at_best(problem.baselines[0], problem.ladder)
+    assert result.targets == [1e-3] and result.backprop_times == [5.0]
+    assert result.chosen == ["aswim w=50"]
+    assert result.speedup.median == E(5.0 / 0.05)
+    # energy: the run's average power over its metered fit × the 5 s to its best error
+    record = records[-1]
+    expected = record["energy_kwh"] * 5.0 / record["fit_wall_time_s"] / records[1]["energy_kwh"]
+    assert result.energy_ratio.median.value == pytest.approx(expected)
+
+
+def test_not_reached_by_backprop_is_a_lower_bound() -> None:
+    records = [sampled(100, 1e-5, 0.2), backprop(CURVE, 0), backprop(CURVE, 1)]
+    problem = problem_of(records)
+    (baseline,) = problem.baselines
+    times = m.time_to_error(baseline, 1e-5)
+    assert times == [LOW(10.0), LOW(10.0)]  # the curves end at 10 s above 1e-5
+    row = m.ladder_data([problem]).iloc[0]
+    assert row["adam_speedup_kind"] == "at_least"
+    assert row["adam_speedup_median"] == pytest.approx(10.0 / 0.2)
+    cell = m.ladder_display(m.ladder_data([problem])).iloc[0, -1]
+    assert cell == "not reached within 10 s → ≥ 50×"
+
+
+def test_sampled_ladder_never_reaching_backprop_is_unreached() -> None:
+    problem = problem_of([sampled(25, 5e-2, 0.01), backprop(CURVE)])
+    result = m.speedup_at_best(problem.baselines[0], problem.ladder)
+    assert result.speedup.median == UNREACHED and result.chosen == [""]
+    text = m.at_best_display(m.at_best_data([problem])).iloc[0]["speed-up"]
+    assert text == "not reached by sampled"
+
+
+def test_ties_between_sampled_configs() -> None:
+    # same median time: the lower median error wins; same time and error: method, then width
+    ladder = m.ladder_of(to_frame([
+        sampled(200, 1e-4, 0.1), sampled(100, 1e-4, 0.1), sampled(50, 5e-4, 0.1),
+        make_record("elm", 0, 300, error=1e-4, seconds=0.1, **SPRING),
+    ]))  # fmt: skip
+    assert m.cheapest_reaching(ladder, 1e-3)["label"] == "aswim w=100"
+    assert m.most_accurate_within(ladder, 0.1)["label"] == "aswim w=100"
+    # an error exactly at the target counts as reaching it
+    assert m.cheapest_reaching(ladder, 5e-4)["label"] == "aswim w=100"
+    assert m.cheapest_reaching(ladder, 9e-5) is None
+
+
+def test_curve_ties_first_time_at_the_minimum() -> None:
+    curve = [(0.0, 1.0), (3.0, 1e-3), (6.0, 1e-3), (9.0, 1e-3)]
+    problem = problem_of([sampled(50, 1e-3, 0.1), backprop(curve)])
+    (run,) = problem.baselines[0].runs
+    assert (run.best_error, run.time_to_best) == (1e-3, 3.0)
+    assert m.time_to_error(problem.baselines[0], 1e-3) == [E(3.0)]
+
+
+def test_spread_spans_both_sides_seeds() -> None:
+    records = [sampled(50, 8e-4, t, seed) for seed, t in enumerate((0.04, 0.05, 0.10))]
+    records.append(backprop(CURVE))
+    result = m.speedup_at_best(problem_of(records).baselines[0], problem_of(records).ladder)
+    spread = result.speedup
+    assert spread.median == E(5.0 / 0.05)
+    assert (spread.low, spread.high) == (E(5.0 / 0.10), E(5.0 / 0.04))
+
+
+def test_equal_time_uses_configs_no_slower_than_backprop() -> None:
+    records = [sampled(50, 1e-3, 1.0), sampled(800, 1e-7, 30.0), backprop(CURVE)]
+    problem = problem_of(records)
+    result = m.equal_time(problem.baselines[0], problem.ladder)
+    # budget 10 s: the width-800 config (30 s) does not count
+    assert result.chosen == ["aswim w=50"] and result.ratio.median == E(1e-3 / 1e-3)
+
+
+# ---------------------------------------------------------------- learning-rate search
+
+
+def test_lr_search_picks_the_best_median_final_error_and_reports_tuning_cost() -> None:
+    problem = problem_of(claims_records(("spring",)))
+    adam = next(b for b in problem.baselines if b.label == "adam")
+    assert adam.config["lr"] == pytest.approx(2e-3)
+    assert (adam.tuning_runs, adam.tuning_seconds) == (6, pytest.approx(120.0))
+    lbfgs = next(b for b in problem.baselines if b.label == "lbfgs")
+    assert lbfgs.tuning_runs == 0
+    table = m.lr_search_display(m.lr_search_data([problem]))
+    assert "6 runs, 120 s" in set(table["tuning cost (not charged to either side)"])
+
+
+def test_diverged_seeds_count_against_a_learning_rate() -> None:
+    good = [backprop([(0.0, 1.0), (10.0, 1e-3)], s, lr=1e-3) for s in range(3)]
+    shaky = [backprop([(0.0, 1.0), (10.0, 1e-6)], 0, lr=1e-2)] + [
+        backprop([(0.0, 1.0), (1.0, 1e-1)], s, lr=1e-2, status="diverged") for s in (1, 2)
+    ]
+    problem = problem_of([sampled(50, 1e-4, 0.1), *good, *shaky])
+    (adam,) = problem.baselines
+    assert adam.config["lr"] == pytest.approx(1e-3)  # 2 of 3 diverged: median inf
+    assert adam.tuning_runs == 3
+
+
+def test_learning_rate_ties_go_to_the_smaller_lr() -> None:
+    runs = [backprop(CURVE, 0, lr=lr) for lr in (1e-2, 1e-3)]
+    assert problem_of([sampled(50, 1e-4, 0.1), *runs]).baselines[0].config["lr"] == 1e-3
+
+
+# ---------------------------------------------------------------- verdicts
+
+
+def spread(value: float, kind: str = "exact") -> m.Spread:
+    estimate = m.Estimate(value, kind)
+    return m.Spread(estimate, estimate, estimate, 3)
+
+
+FASTER = {c.key: c for c in v.claims()}["faster"]
+
+
+@pytest.mark.parametrize(
+    ("vs_adam", "vs_best", "verdict"),
+    [
+        (spread(500), spread(150), v.HOLDS),
+        (spread(500), spread(50), v.ONLY_ADAM),
+        (spread(80), spread(50), v.FAILS),
+        (spread(500), spread(200, "at_least"), v.HOLDS),  # a lower bound above the threshold
+        (None, spread(40, "at_least"), v.NOT_MEASURABLE),  # a lower bound below it
+        (spread(math.nan, "unreached"), spread(math.nan, "unreached"), v.NOT_MEASURABLE),
+        (None, None, v.NOT_MEASURABLE),
+    ],
+)
+def test_every_verdict_is_reachable(vs_adam, vs_best, verdict) -> None:
+    assert v.decide(FASTER, vs_adam, vs_best)[0] == verdict
+
+
+def test_holds_needs_a_baseline_besides_the_papers_adam() -> None:
+    assert v.decide(FASTER, spread(500), spread(500), others=False)[0] == v.ONLY_ADAM
+
+
+def test_a_lower_bound_below_the_threshold_says_so() -> None:
+    assert v.decide(FASTER, None, spread(40, "at_least"))[1] == "only a lower bound: ≥ 40×"
+
+
+def by_claim(found: list[v.Verdict], system: str) -> dict[str, str]:
+    return {f.claim.key: f.verdict for f in found if f.system == system}
+
+
+def test_verdicts_on_synthetic_claims_runs() -> None:
+    records = claims_records(("pendulum",), energy_method="rapl")
+    found = by_claim(v.verdicts(m.problems_of(to_frame(records), records)), "pendulum")
+    # 455× vs Adam, 60.6× vs L-BFGS (the best baseline); sampled 43× more accurate at 20 s
+    assert found == {"faster": v.ONLY_ADAM, "quality": v.HOLDS, "energy": v.HOLDS}
+
+
+def test_estimated_energy_is_not_measured() -> None:
+    records = claims_records(("pendulum",), energy_method="estimated")
+    found = by_claim(v.verdicts(m.problems_of(to_frame(records), records)), "pendulum")
+    assert found["energy"] == v.ESTIMATED
+
+
+def test_gpu_claim_appears_with_cuda_baselines() -> None:
+    records = [sampled(50, 8e-4, 0.05), backprop(CURVE, device="cuda")]
+    records.append(backprop(CURVE, method="lbfgs", lr=1.0, device="cuda"))
+    found = v.verdicts(m.problems_of(to_frame(records), records))
+    gpu = [f for f in found if f.claim.key == "gpu"]
+    assert len(gpu) == 1 and gpu[0].verdict == v.HOLDS  # 100× ≥ 20× vs both
+    assert "adam (cuda)" in gpu[0].evidence
+    cpu_only = v.verdicts(m.problems_of(to_frame(records[:1]), records[:1]))
+    assert not [f for f in cpu_only if f.claim.key == "gpu"]
+
+
+def test_only_the_papers_adam_holds_only_vs_it() -> None:
+    records = [sampled(50, 8e-4, 0.05), backprop(CURVE)]  # 100×, but Adam is all that ran
+    found = by_claim(v.verdicts(m.problems_of(to_frame(records), records)), "spring")
+    assert found["faster"] == v.ONLY_ADAM
+
+
+def test_missing_energy_is_not_measurable_with_its_reason() -> None:
+    records = [sampled(50, 8e-4, 0.05, energy_kwh=None, energy_method=None), backprop(CURVE)]
+    records.append(backprop(CURVE, method="lbfgs", lr=1.0, energy_method="rapl"))
+    records[1]["energy_method"] = "rapl"
+    found = v.verdicts(m.problems_of(to_frame(records), records))
+    (energy,) = [f for f in found if f.claim.key == "energy"]
+    assert energy.verdict == v.NOT_MEASURABLE and "energy reading is missing" in energy.reason
+    table = m.at_best_display(m.at_best_data(m.problems_of(to_frame(records), records)))
+    assert set(table["energy ratio"]) == {"no energy reading"}
+
+
+def test_thresholds_are_rendered_from_their_declaration() -> None:
+    table = v.threshold_rows(v.Thresholds(speedup=300.0))
+    assert "speed-up ≥ 300×" in set(table["threshold"])
+    assert set(v.rule_rows()["verdict"]) == {
+        v.HOLDS, v.ONLY_ADAM, v.FAILS, v.NOT_MEASURABLE, v.ESTIMATED
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------- the report
+
+
+def sections(markdown: str) -> list[str]:
+    return re.findall(r"^## (.+)$", markdown, flags=re.MULTILINE)
+
+
+def test_claims_check_is_the_first_section(tmp_path: Path) -> None:
+    records = claims_records(("spring",))
+    extra = [v.Section("Claims experiments")]
+    build_report(records, tmp_path, extra=extra)
+    markdown = (tmp_path / "report.md").read_text()
+    assert sections(markdown)[:2] == ["Claims check", "Claims experiments"]
+    assert "| spring | 100 times faster | holds only vs the paper's Adam |" in markdown
+    html = (tmp_path / "report.html").read_text()
+    assert re.findall(r"<h2>(.*?)</h2>", html)[:2] == ["Claims check", "Claims experiments"]
+    thresholds = pd.read_csv(tmp_path / "tables" / "claims_thresholds.csv")
+    assert len(thresholds) == len(v.claims())
+
+
+def test_claims_check_without_both_kinds_says_what_is_missing(tmp_path: Path) -> None:
+    build_report([sampled(50, 1e-4, 0.1)], tmp_path)
+    markdown = (tmp_path / "report.md").read_text()
+    assert sections(markdown)[0] == "Claims check"
+    assert f"**{v.NEEDS_BOTH}.**" in markdown
+    assert "| spring | 100 times faster | not measurable: needs sampled and backprop" in markdown
+
+
+# ---------------------------------------------------------------- driver and experiments
+
+
+def test_overrides_go_to_one_side_or_both() -> None:
+    sides = claims.split_overrides(
+        ["system=spring", "sampled:hidden_width=8", "backprop:trainer.lr=1e-3"], "cuda"
+    )
+    assert sides["sampled"] == ["system=spring", "hidden_width=8"]
+    assert sides["backprop"] == ["system=spring", "trainer.lr=1e-3", "hardware=cuda"]
+    assert [p.name for p in claims.select(True, ["backprop"])] == [
+        "claims_adam", "claims_adam_tuned", "claims_lbfgs"
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="unknown claims part"):
+        claims.select(True, ["nope"])
+
+
+def test_cuda_flag_moves_only_the_backprop_side(capsys) -> None:
+    assert claims.main(["--lite", "--dry-run", "--backprop-hardware", "cuda"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len(claims.PARTS)
+    for line in lines:
+        on_gpu = "hardware=cuda" in line
+        assert on_gpu == ("claims_sampled_lite" not in line)
+        assert "results_dir=results/claims-lite-cuda" in line
+
+
+def test_tiny_claims_run_end_to_end(tmp_path: Path) -> None:
+    """The driver through its CLI: an A-SWIM ladder and Adam at two learning rates on the
+    spring, then the report, whose claims check states a verdict per claim."""
+    tiny = [
+        "system=spring", "train_points=200", "test_points=100", "evaluation.rollouts=1",
+        "evaluation.horizon=0.5", "evaluation.dt=0.05", "progress=false",
+        "sampled:hidden_width=8,64", "sampled:seed=0,1",
+        "backprop:hidden_width=16", "backprop:seed=0", "backprop:adam_steps=60",
+        "backprop:adam_max_seconds=null", "backprop:trainer.eval_every=10",
+        "backprop:trainer.lr=1e-3,1e-2",
+    ]  # fmt: skip
+    only = ["--only", "claims_sampled_lite", "claims_adam_lite"]
+    # --only takes every name after it, so it goes last
+    args = ["-m", "hnnbench.claims", "--lite", "--results-dir", str(tmp_path), *tiny, *only]
+    result = run_python(args, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = tmp_path / "claims-lite"
+    assert len(list((out / "claims_sampled_lite").glob("*/record.json"))) == 4
+    assert len(list((out / "claims_adam_lite").glob("*/record.json"))) == 2
+    markdown = (out / "report" / "report.md").read_text()
+    assert sections(markdown)[:2] == ["Claims check", "Claims experiments"]
+    verdicts = pd.read_csv(out / "report" / "tables" / "claims_verdicts.csv")
+    assert list(verdicts["system"]) == ["spring"] * 3
+    allowed = {v.HOLDS, v.ONLY_ADAM, v.FAILS, v.NOT_MEASURABLE, v.ESTIMATED}
+    assert set(verdicts["verdict"]) <= allowed
+    search = pd.read_csv(out / "report" / "tables" / "lr_search.csv")
+    assert list(search["configs"]) == [2] and list(search["tuning_runs"]) == [1]
