@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,15 @@ def run_command(command: list[str], tmp_path: Path, **kwargs) -> subprocess.Comp
         timeout=300,
         **kwargs,
     )
+
+
+def markdown_rows(markdown: str) -> list[list[str]]:
+    """The cells of every Markdown table row (unescaped pipes split cells; padding stripped)."""
+    return [
+        [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        for line in markdown.splitlines()
+        if line.startswith("|")
+    ]
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import markdown_rows
 from hnnbench.record import RECORD_NAME, find_records
 from hnnbench.report import build_report
 from hnnbench.report.cli import main
@@ -22,15 +23,6 @@ from hnnbench.report.synthetic import make_record, synthetic_records, write_synt
 from hnnbench.report.tables import summary_data
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def markdown_rows(markdown: str) -> list[list[str]]:
-    """The cells of every Markdown table row (unescaped pipes split cells; padding stripped)."""
-    return [
-        [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
-        for line in markdown.splitlines()
-        if line.startswith("|")
-    ]
 
 
 @pytest.fixture(scope="module")
