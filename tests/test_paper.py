@@ -47,8 +47,9 @@ def composed() -> dict:
     out = {}
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         for path in PAPER_FILES:
-            params = OmegaConf.to_container(OmegaConf.load(path).hydra.sweeper.params)
-            values = sweep_values(params)
+            # the composed sweep: a lite experiment's params are its full twin's plus its cuts
+            hydra_cfg = compose("config", [f"experiment={path.stem}"], return_hydra_config=True)
+            values = sweep_values(OmegaConf.to_container(hydra_cfg.hydra.sweeper.params))
             first = [f"{k}={_override_text(v[0])}" for k, v in values.items()]
             cfg = compose("config", overrides=[f"experiment={path.stem}", *first])
             out[path.stem] = (cfg, values)
@@ -78,6 +79,15 @@ def test_paper_experiment_composes(composed: dict, name: str) -> None:
     for domain in values.get("system.domain", [cfg.system.domain]):
         params = {k: v for k, v in cfg.system.items() if k not in ("_target_", "name", "domain")}
         systems.get(cfg.system.name, **params, domain=domain)  # a valid system and box
+
+
+@pytest.mark.parametrize("path", [p for p in PAPER_FILES if p.stem.endswith("_lite")])
+def test_every_lite_experiment_is_its_full_twin_plus_cuts(path: Path) -> None:
+    defaults = OmegaConf.load(path).defaults
+    assert defaults[0] == path.stem.removesuffix("_lite") and "_self_" in defaults
+    assert "trainer" not in OmegaConf.load(path).get("hydra", {}).get("sweeper", {}).get(
+        "params", {}
+    )  # the methods are the full twin's
 
 
 def test_full_configs_match_published_sizes(composed: dict) -> None:
