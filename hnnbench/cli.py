@@ -78,12 +78,11 @@ def preflight(argv: Sequence[str]) -> None:
             if mode == RunMode.RUN:
                 check(cfg)
                 return
-            # the sweep's Hydra folder goes under results_dir before the first job
-            writable_folder("results_dir", cfg.results_dir)
-            jobs = sweep_jobs(cfg)
             loader = gh.config_loader()
-            for job in jobs or []:  # another sweeper: each job checks itself when it starts
+            for job in sweep_jobs(cfg) or []:  # another sweeper: each job checks itself
                 check(loader.load_sweep_config(cfg, job))
+            # the sweep's own Hydra folder goes under the unswept results_dir
+            writable_folder("results_dir", cfg.results_dir)
     except ConfigError as err:
         reject(err)
     except (HydraException, OmegaConfBaseException, ValueError) as err:  # Hydra's composition
