@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 from hnnbench import systems  # noqa: E402
 from hnnbench.data import Dataset, make_dataset  # noqa: E402
 from hnnbench.evaluate import rel_l2  # noqa: E402
+from hnnbench.progress import line  # noqa: E402
 from hnnbench.trainers import AdamTrainer, SampledTrainer  # noqa: E402
 from hnnbench.trainers.lstsq import (  # noqa: E402
     GradientLeastSquares,
@@ -108,6 +109,14 @@ QUICK = {
     "ladder": [10, 20, 50, 100],
 }
 ADAM_SYSTEMS = ["pendulum", "spring", "henon_heiles", "double_pendulum"]
+STARTED = time.perf_counter()
+
+
+def step(unit: str, position: int, total: int, what: str) -> None:
+    """Where the run is, on stderr (the tables go to stdout); no estimate of what is left: the
+    sections and cases differ too much in length for a mean to mean anything."""
+    elapsed = time.perf_counter() - STARTED
+    print(line(unit, position, total, what, elapsed, None), file=sys.stderr, flush=True)
 
 
 # -- the straightforward baseline -------------------------------------------------------------
@@ -154,7 +163,8 @@ def ours_fit(data: Dataset, width: int, method: str, seed: int, **kwargs) -> tup
 # -- sections ---------------------------------------------------------------------------------
 def section_speed(cfg: dict, seeds: int) -> list[dict]:
     rows = []
-    for name, params, points, width, method in cfg["speed"]:
+    for number, (name, params, points, width, method) in enumerate(cfg["speed"], 1):
+        step("speed case", number, len(cfg["speed"]), f"{name} N={points} M={width} {method}")
         runs: dict[str, list[tuple[float, float]]] = {"baseline": [], "ours": [], "exact1st": []}
         for r in range(seeds):
             data = make_dataset(
@@ -366,7 +376,8 @@ def section_memory(cfg: dict) -> list[dict]:
 def section_adam(cfg: dict) -> list[dict]:
     rows = []
     spec = cfg["adam"]
-    for name in ADAM_SYSTEMS:
+    for number, name in enumerate(ADAM_SYSTEMS, 1):
+        step("adam case", number, len(ADAM_SYSTEMS), f"{name}: Adam for {spec['seconds']:g} s")
         data = make_dataset(systems.get(name), spec["points"], cfg["test_points"], DATA_SEED)
         adam = AdamTrainer(
             spec["width"],
@@ -492,7 +503,8 @@ def main() -> None:
     print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     all_rows, text = [], ["# perf (benchmarks/perf.py)", ""]
     text += [f"- {k}: {v}" for k, v in info.items()] + [""]
-    for section in sections:
+    for number, section in enumerate(sections, 1):
+        step("perf section", number, len(sections), section)
         started = time.perf_counter()
         if section == "speed":
             rows = section_speed(cfg, seeds)

@@ -2,22 +2,109 @@
 
 hnnbench system=henon_heiles trainer=aswim
 hnnbench -m system=pendulum,spring trainer=aswim,adam seed=0,1,2
+
+Bad input ends the command before any work with one line on stderr,
+``hnnbench: error: <what is wrong and what is allowed>``, and exit status 2: ``preflight``
+composes the configuration of the run, or of every job of a sweep, and runs ``runner.check`` on
+each before Hydra starts anything. Hydra's own composition errors (an unknown group option, a
+key not in the config, a malformed override) are reported the same way. With
+``HYDRA_FULL_ERROR=1`` the error is raised with its full traceback instead, as Hydra does.
 """
 
 from __future__ import annotations
 
-import hydra
-from omegaconf import DictConfig
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
 
-from hnnbench.runner import run
+import hydra
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from hnnbench.checks import ConfigError, one_line, writable_folder
+from hnnbench.jobs import sweep_jobs
+from hnnbench.runner import check, run
 
 #: the configs ship inside the package (hnnbench/conf; the checkout's top-level conf/ links here)
 CONFIG_DIR = "conf"
+CONFIG_MODULE = "hnnbench.conf"
+CONFIG_NAME = "config"
+#: Hydra flags that do not run anything (help, config printing, ...) or choose other configs:
+#: preflight leaves those command lines to Hydra
+HYDRA_ONLY = (
+    "help", "hydra_help", "cfg", "info", "shell_completion", "experimental_rerun", "config_path",
+    "config_name", "config_dir",
+)  # fmt: skip
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def main(cfg: DictConfig) -> str:
-    return run(cfg)
+def reject(err: ConfigError) -> NoReturn:
+    """One line on stderr and exit status 2; the traceback only with HYDRA_FULL_ERROR=1."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise err
+    print(f"hnnbench: error: {err}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def hydra_message(err: BaseException) -> str:
+    """Hydra's or OmegaConf's multi-line error as one line, with a missing option's choices."""
+    if isinstance(err, OverrideParseException):
+        return f"cannot parse the override {err.override!r}: {one_line(err)}"
+    if isinstance(err, MissingConfigException):
+        text = one_line(str(err).split("\nAvailable options")[0])
+        return f"{text}; allowed: {list(err.options)}" if err.options else text
+    cause = err.__cause__
+    extra = f"; {one_line(cause)}" if isinstance(cause, OmegaConfBaseException) else ""
+    return one_line(err) + extra
+
+
+def preflight(argv: Sequence[str]) -> None:
+    """Check the command line's configuration before Hydra starts (the module docstring); exits
+    with status 2 on bad input, returns when everything can run."""
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    args = get_args_parser().parse_args(argv)  # Hydra's own parser: its errors, its exits
+    if any(getattr(args, flag) for flag in HYDRA_ONLY):
+        return
+    mode = RunMode.MULTIRUN if args.multirun else RunMode.RUN
+    try:
+        with hydra.initialize_config_module(CONFIG_MODULE, version_base="1.3"):
+            gh = GlobalHydra.instance()
+            assert gh.hydra is not None
+            cfg = gh.hydra.compose_config(CONFIG_NAME, args.overrides, run_mode=mode)
+            if mode == RunMode.RUN:
+                check(cfg)
+                return
+            loader = gh.config_loader()
+            for job in sweep_jobs(cfg) or []:  # another sweeper: each job checks itself
+                check(loader.load_sweep_config(cfg, job))
+            # the sweep's own Hydra folder goes under the unswept results_dir
+            writable_folder("results_dir", cfg.results_dir)
+    except ConfigError as err:
+        reject(err)
+    except (HydraException, OmegaConfBaseException, ValueError) as err:  # Hydra's composition
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        reject(ConfigError(hydra_message(err)))
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=CONFIG_NAME)
+def task(cfg: DictConfig) -> str:
+    """One run (one job of a sweep). Its configuration was checked by ``preflight``; a check
+    that fails here anyway (a folder made unwritable since) ends the sweep the same way."""
+    try:
+        return run(cfg)
+    except ConfigError as err:
+        reject(err)
+
+
+def main() -> None:
+    """``hnnbench [-m] OVERRIDES``: preflight, then Hydra."""
+    preflight(sys.argv[1:])
+    task()
 
 
 if __name__ == "__main__":

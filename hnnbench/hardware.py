@@ -14,22 +14,21 @@ from typing import Any
 
 import torch
 
+from hnnbench.checks import ConfigError, choice, integer
+
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
 
 
-def check_hardware(device: str, dtype: str, threads: int | None) -> None:
-    """Reject bad hardware settings before any work starts."""
-    if device not in DEVICES:
-        raise ValueError(f"device={device!r} is not supported; allowed: {list(DEVICES)}")
+def check_hardware(device: Any, dtype: Any, threads: Any) -> None:
+    """Reject bad hardware settings (``hardware.*``) with a ConfigError before any work starts."""
+    choice("hardware.device", device, DEVICES)
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            "device='cuda' was asked for but no CUDA GPU is available; use hardware=cpu"
+        raise ConfigError(
+            "hardware.device='cuda' was asked for but no CUDA GPU is available; use hardware=cpu"
         )
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype={dtype!r} is not supported; allowed: {list(DTYPES)}")
-    if threads is not None and int(threads) < 1:
-        raise ValueError(f"threads={threads} must be >= 1 (or null for all cores)")
+    choice("hardware.dtype", dtype, DTYPES)
+    integer("hardware.threads", threads, 1, null="all cores")
 
 
 def apply_threads(threads: int | None) -> int:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from hnnbench.checks import choice
+
 VectorField = Callable[[np.ndarray], np.ndarray]
 
 
@@ -40,9 +42,7 @@ ORDERS = {"rk4": 4, "implicit_midpoint": 2}
 
 
 def check_integrator(name: str) -> str:
-    if name not in STEPPERS:
-        raise ValueError(f"unknown integrator {name!r}; allowed: {sorted(STEPPERS)}")
-    return name
+    return choice("integrator", name, STEPPERS)
 
 
 def integrate(

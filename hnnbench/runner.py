@@ -22,14 +22,26 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from hnnbench.checks import (
+    ConfigError,
+    choice,
+    flag,
+    integer,
+    number,
+    one_line,
+    text,
+    writable_folder,
+)
 from hnnbench.data import make_dataset, rollout_initial_states
 from hnnbench.energy import EnergyMeter
 from hnnbench.evaluate import RolloutSettings, evaluate
 from hnnbench.hardware import apply_threads, check_hardware, environment, synchronize
-from hnnbench.integrators import check_integrator
+from hnnbench.integrators import STEPPERS
 from hnnbench.record import (
     FIELDS,
     RECORD_NAME,
@@ -69,30 +81,64 @@ def seeds_of(cfg: DictConfig) -> Seeds:
 
 
 def validate(cfg: DictConfig) -> None:
-    """Reject bad input with a message naming the value and what is allowed, before any work."""
-    checks = [
-        (cfg.hidden_width >= 1, f"hidden_width={cfg.hidden_width} must be >= 1"),
-        (cfg.train_points >= 2, f"train_points={cfg.train_points} must be >= 2"),
-        (cfg.test_points >= 1, f"test_points={cfg.test_points} must be >= 1"),
-        (cfg.noise_std >= 0, f"noise_std={cfg.noise_std} must be >= 0"),
-        (cfg.evaluation.horizon > 0, f"evaluation.horizon={cfg.evaluation.horizon} must be > 0"),
-        (cfg.evaluation.dt > 0, f"evaluation.dt={cfg.evaluation.dt} must be > 0"),
-        (
-            cfg.evaluation.rollouts >= 1,
-            f"evaluation.rollouts={cfg.evaluation.rollouts} must be >= 1",
-        ),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ValueError(message)
-    check_integrator(cfg.evaluation.integrator)
+    """Reject a bad top-level value with a ConfigError naming it and what is allowed (no I/O;
+    the system's and the trainer's own parameters are checked by their constructors)."""
+    text("name", cfg.name, folder_name=True)
+    text("results_dir", cfg.results_dir)
+    integer("hidden_width", cfg.hidden_width, 1)
+    integer("train_points", cfg.train_points, 2)
+    integer("test_points", cfg.test_points, 1)
+    number("noise_std", cfg.noise_std, minimum=0)
+    integer("seed", cfg.seed, 0)
+    for key in ("data_seed", "model_seed", "eval_seed"):
+        integer(key, cfg[key], 0, null="from seed")
+    # top-level so that a mixed sweep can set them; checked here whichever trainer runs
+    integer("adam_steps", cfg.adam_steps, 1)
+    number("adam_max_seconds", cfg.adam_max_seconds, above=0, null="no time cap")
+    for key in ("save_model", "warmup", "progress"):
+        flag(key, cfg[key])
+    evaluation = cfg.evaluation
+    integer("evaluation.rollouts", evaluation.rollouts, 1)
+    number("evaluation.horizon", evaluation.horizon, above=0)
+    number("evaluation.dt", evaluation.dt, above=0)
+    choice("evaluation.integrator", evaluation.integrator, STEPPERS)
+    number("evaluation.threshold", evaluation.threshold, above=0)
+    number("evaluation.energy_floor", evaluation.energy_floor, above=0)
+    flag("energy.enabled", cfg.energy.enabled)
+    if cfg.energy.output_dir is not None:
+        text("energy.output_dir", cfg.energy.output_dir)
     check_hardware(cfg.hardware.device, cfg.hardware.dtype, cfg.hardware.threads)
+
+
+def check(cfg: DictConfig) -> tuple[Any, Trainer]:
+    """Everything that can be rejected before any work: the values, a results folder that can
+    be written, and the system and trainer their constructors accept. Returns both built;
+    raises ConfigError (a missing interpolation such as ``${nope}`` is one too)."""
+    try:
+        validate(cfg)
+        built = build(cfg, seeds_of(cfg))
+        writable_folder("results_dir", cfg.results_dir)  # last: bad values leave no folder
+        return built
+    except OmegaConfBaseException as err:
+        raise ConfigError(one_line(err)) from err
+
+
+def _instantiate(group: str, node: DictConfig, **kwargs: Any) -> Any:
+    """Hydra's instantiate; a constructor's refusal of a value becomes a ConfigError."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        # ValueError (ConfigError included): a refused value; TypeError: an unknown parameter
+        message = str(cause) if isinstance(cause, (ValueError, TypeError)) else one_line(err)
+        raise ConfigError(f"{group}: {message}") from err
 
 
 def build(cfg: DictConfig, seeds: Seeds) -> tuple[Any, Trainer]:
     """The system and the trainer; the shared knobs go to whichever trainer is configured."""
-    system = instantiate(cfg.system)
-    trainer = instantiate(
+    system = _instantiate("system", cfg.system)
+    trainer = _instantiate(
+        "trainer",
         cfg.trainer,
         hidden_width=cfg.hidden_width,
         model_seed=seeds.model,
@@ -100,7 +146,7 @@ def build(cfg: DictConfig, seeds: Seeds) -> tuple[Any, Trainer]:
         dtype=cfg.hardware.dtype,
     )
     if not isinstance(trainer, Trainer):
-        raise TypeError(
+        raise ConfigError(
             f"trainer._target_={cfg.trainer.get('_target_')!r} built a "
             f"{type(trainer).__name__}, which does not implement hnnbench.trainers.Trainer"
         )
@@ -148,8 +194,10 @@ def empty_record(
 
 
 def run(cfg: DictConfig) -> str:
-    """Run one configuration and write its record; return the status."""
-    validate(cfg)
+    """Run one configuration and write its record; return the status (``skipped`` when a
+    complete record exists). A bad configuration raises ConfigError before any work and
+    writes no record."""
+    system, trainer = check(cfg)
     seeds = seeds_of(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     run_id = run_id_of(resolved)
@@ -158,7 +206,6 @@ def run(cfg: DictConfig) -> str:
     if is_complete(record_path):
         log.info("run %s already has a complete record at %s: skipped", run_id, record_path)
         return "skipped"
-    system, trainer = build(cfg, seeds)  # bad names / parameters / domains fail here, early
     record = empty_record(cfg, resolved, run_id, seeds, trainer)
     record["domain"] = system.domain.tolist()
     record["environment"] = environment()

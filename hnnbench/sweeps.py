@@ -4,22 +4,28 @@ report on them (``hnnbench.paper``, ``hnnbench.claims``).
 Each experiment is ``hnnbench -m experiment=<name> results_dir=<dir> [overrides]`` in a
 subprocess with Hydra's serial launcher (unless the overrides pick another launcher), its output
 in ``<log_dir>/<name>.log``. A failing experiment is recorded and the next one still runs; the
-exit codes and wall times go to a JSON run log that later runs update.
+exit codes and wall times go to a JSON run log that later runs update. While an experiment runs,
+one status line on stderr says where it is, read from its progress journal
+(``hnnbench.progress``): ``[paper] experiment 2/7 paper_low_dim_lite: [run 5/24] trainer=aswim
+seed=1 | elapsed 1m05s | ~3m40s left``, rewritten in place on a terminal and printed as a new
+line at each change elsewhere.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from hnnbench.progress import JOURNAL_ENV, StatusLine, SweepState, duration, read_journal
 from hnnbench.report.document import Para, Section, Table, fmt
 
 
@@ -51,18 +57,42 @@ def command_for(name: str, results_dir: Path, overrides: Sequence[str]) -> list[
     ]
 
 
+#: seconds between looks at a running experiment's progress journal
+POLL_SECONDS = 1.0
+
+
+def journal_of(log_dir: Path, name: str) -> Path:
+    """Where experiment ``name``'s progress journal goes (``hnnbench.progress``)."""
+    return log_dir / f"{name}.progress.jsonl"
+
+
 def run_experiment(
-    name: str, results_dir: Path, overrides: Sequence[str], log_dir: Path
+    name: str,
+    results_dir: Path,
+    overrides: Sequence[str],
+    log_dir: Path,
+    status: Callable[[SweepState | None], None] | None = None,
 ) -> RunResult:
-    """Run one experiment, its output to ``log_dir/<name>.log``; never raises on failure."""
+    """Run one experiment, its output to ``log_dir/<name>.log``; never raises on failure.
+    While it runs, ``status`` is called every ``POLL_SECONDS`` with its journal's state."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}.log"
+    journal = journal_of(log_dir, name)
+    journal.unlink(missing_ok=True)  # a journal of an earlier try must not count
     command = command_for(name, results_dir, overrides)
+    env = {**os.environ, JOURNAL_ENV: str(journal)}
     start = time.perf_counter()
     with log.open("w") as handle:
         handle.write("$ " + " ".join(command) + "\n")
         handle.flush()
-        code = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT).returncode
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+        while True:
+            try:
+                code = process.wait(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                if status is not None:
+                    status(read_journal(journal))
     return RunResult(name, code, time.perf_counter() - start, str(log))
 
 
@@ -84,11 +114,21 @@ def run_all(
     (earlier entries of experiments not run this time are kept)."""
     ran = {name for name, _ in plan}
     results = [r for r in load_run_log(run_log) if r.experiment not in ran]
-    for name, overrides in plan:
-        print(f"[{tag}] {name} …", flush=True)
-        result = run_experiment(name, results_dir, overrides, log_dir)
+    line = StatusLine()
+    for number, (name, overrides) in enumerate(plan, 1):
+        head = f"[{tag}] experiment {number}/{len(plan)} {name}"
+        line.show(f"{head}: started, log {log_dir / name}.log", key="started")
+
+        def show(state: SweepState | None, head: str = head) -> None:
+            if state is not None:  # None: Hydra has not started the sweep yet
+                now = time.time()
+                line.show(f"{head}: {state.line(now)}", key=(state.done, state.current()))
+
+        result = run_experiment(name, results_dir, overrides, log_dir, show)
         results.append(result)
-        print(f"[{tag}] {name}: exit {result.returncode}, {result.seconds:.0f} s", flush=True)
+        state = read_journal(journal_of(log_dir, name))
+        runs = f"; {state.summary(time.time())}" if state is not None else ""
+        line.end(f"{head}: exit {result.returncode} after {duration(result.seconds)}{runs}")
     run_log.parent.mkdir(parents=True, exist_ok=True)
     run_log.write_text(json.dumps([asdict(r) for r in results], indent=1))
     return results

@@ -341,6 +341,12 @@ def test_tiny_claims_run_end_to_end(tmp_path: Path) -> None:
     args = ["-m", "hnnbench.claims", "--lite", "--results-dir", str(tmp_path), *tiny, *only]
     result = run_python(args, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+    # each sub-experiment's progress, read from its journal while its output goes to a log
+    assert re.search(
+        r"^\[claims\] experiment 1/2 claims_sampled_lite: exit 0 after \d+s; 4/4 runs done in ",
+        result.stderr,
+        re.M,
+    ), result.stderr
     out = tmp_path / "claims-lite"
     assert len(list((out / "claims_sampled_lite").glob("*/record.json"))) == 4
     assert len(list((out / "claims_adam_lite").glob("*/record.json"))) == 2

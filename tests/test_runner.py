@@ -3,9 +3,6 @@ import signal
 import subprocess
 import time
 
-import pytest
-import torch
-
 from conftest import hnnbench_command, run_hnnbench
 from hnnbench.record import FIELDS, collect, find_records
 
@@ -90,30 +87,3 @@ def test_unwritable_codecarbon_state_gives_null_energy_with_reason(tmp_path, tin
     (record,) = records(tmp_path / "results")
     assert record["status"] == "ok"
     assert record["energy_kwh"] is None and "tracker failed to start" in record["energy_error"]
-
-
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [
-        ("hidden_width=0", "hidden_width=0 must be >= 1"),
-        ("train_points=1", "train_points=1 must be >= 2"),
-        ("noise_std=-1", "noise_std=-1"),
-        ("evaluation.horizon=0", "horizon=0"),
-        ("trainer.solver=magic", "unknown solver 'magic'"),
-        ("hardware.dtype=float16", "dtype='float16' is not supported"),
-        ("system.domain=[[1,-1],[0,1]]", "low 1.0 >= high -1.0"),
-        ("system=nonexistent", "nonexistent"),
-    ],
-)
-def test_bad_input_is_rejected_before_any_work(tmp_path, tiny_args, override, message):
-    result = run_hnnbench([*tiny_args, override], tmp_path)
-    assert result.returncode != 0
-    assert message in result.stderr + result.stdout
-    assert not find_records(tmp_path / "results")
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
-def test_cuda_without_gpu_is_a_clear_error(tmp_path, tiny_args):
-    result = run_hnnbench([*tiny_args, "hardware=cuda"], tmp_path)
-    assert result.returncode != 0
-    assert "no CUDA GPU is available" in result.stderr + result.stdout

@@ -82,7 +82,7 @@ def test_swim_needs_true_H(pendulum_data):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"method": "swimm"}, "unknown sampling method 'swimm'; allowed"),
+        ({"method": "swimm"}, "unknown method 'swimm'; allowed"),
         ({"solver": "magic"}, "unknown solver 'magic'; allowed"),
         ({"hidden_width": 0}, "hidden_width=0"),
     ],

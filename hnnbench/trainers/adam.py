@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from hnnbench.checks import choice, flag, integer, number
 from hnnbench.data import Dataset
 from hnnbench.hardware import synchronize
 from hnnbench.network import HamiltonianNet, apply_J_torch
@@ -78,14 +79,13 @@ class AdamTrainer(Trainer):
             "batch_size": batch_size,
             "eval_every": eval_every,
         }.items():
-            if int(value) < 1:
-                raise ValueError(f"{key}={value} must be >= 1")
-        if lr <= 0:
-            raise ValueError(f"lr={lr} must be > 0")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay={weight_decay} must be >= 0")
-        if grad_mode not in GRAD_MODES:
-            raise ValueError(f"unknown grad_mode {grad_mode!r}; allowed: {list(GRAD_MODES)}")
+            integer(key, value, 1)
+        number("lr", lr, above=0)
+        number("weight_decay", weight_decay, minimum=0)
+        number("max_seconds", max_seconds, above=0, null="no time cap")
+        number("target_error", target_error, above=0, null="none")
+        choice("grad_mode", grad_mode, GRAD_MODES)
+        flag("progress", progress)
         self.steps = int(steps)
         self.batch_size = int(batch_size)
         self.lr = float(lr)

@@ -13,6 +13,7 @@ import copy
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Literal
 
+from hnnbench.checks import integer
 from hnnbench.data import Dataset
 from hnnbench.model import VectorFieldModel
 
@@ -50,10 +51,8 @@ class Trainer(ABC):
         device: str = "cpu",
         dtype: str = "float64",
     ) -> None:
-        if int(hidden_width) < 1:
-            raise ValueError(f"hidden_width={hidden_width} must be >= 1")
-        self.hidden_width = int(hidden_width)
-        self.model_seed = int(model_seed)
+        self.hidden_width = int(integer("hidden_width", hidden_width, 1))
+        self.model_seed = int(integer("model_seed", model_seed, 0))
         self.device = device
         self.dtype = dtype
         self.fit_info_: dict[str, Any] = {}

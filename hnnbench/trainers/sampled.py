@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hnnbench.checks import choice, integer, number
 from hnnbench.data import Dataset
 from hnnbench.network import HamiltonianNet
 from hnnbench.trainers.base import Trainer
@@ -125,16 +126,10 @@ class SampledTrainer(Trainer):
         first_pass_points: int | str | None = "auto",
     ) -> None:
         super().__init__(hidden_width, model_seed, device, dtype)
-        if method not in METHODS:
-            raise ValueError(f"unknown sampling method {method!r}; allowed: {list(METHODS)}")
-        if not 0 < rcond < 1:
-            raise ValueError(f"rcond={rcond} must be in (0, 1)")
-        if first_pass_points not in (None, "auto") and (
-            isinstance(first_pass_points, str) or first_pass_points < 2
-        ):
-            raise ValueError(
-                f"first_pass_points={first_pass_points!r}: use an int >= 2, 'auto' or None"
-            )
+        choice("method", method, METHODS)
+        number("rcond", rcond, above=0, below=1)
+        if first_pass_points not in (None, "auto"):
+            integer("first_pass_points", first_pass_points, 2, null="all points; or 'auto'")
         self.method = method
         self.solver = check_solver(solver)
         self.rcond = float(rcond)

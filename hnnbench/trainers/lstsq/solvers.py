@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from scipy.linalg import blas
 
+from hnnbench.checks import choice
 from hnnbench.trainers.lapack import tpqrt
 from hnnbench.trainers.lstsq.problem import GradientLeastSquares, Solution, is_cpu_float64
 from hnnbench.trainers.lstsq.streaming import (
@@ -165,9 +166,7 @@ SOLVERS: dict[str, Callable[[GradientLeastSquares, float], Solution]] = {
 
 
 def check_solver(name: str) -> str:
-    if name not in SOLVERS:
-        raise ValueError(f"unknown solver {name!r}; allowed: {sorted(SOLVERS)}")
-    return name
+    return choice("solver", name, SOLVERS)
 
 
 def solve(name: str, problem: GradientLeastSquares, rcond: float) -> Solution:
