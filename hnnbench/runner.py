@@ -25,7 +25,12 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from hnnbench.data import make_dataset, rollout_initial_states
+from hnnbench.data import (
+    boundary_initial_states,
+    make_dataset,
+    make_outside_set,
+    rollout_initial_states,
+)
 from hnnbench.energy import EnergyMeter
 from hnnbench.evaluate import RolloutSettings, evaluate
 from hnnbench.hardware import apply_threads, check_hardware, environment, synchronize
@@ -80,6 +85,22 @@ def validate(cfg: DictConfig) -> None:
         (
             cfg.evaluation.rollouts >= 1,
             f"evaluation.rollouts={cfg.evaluation.rollouts} must be >= 1",
+        ),
+        (
+            cfg.evaluation.outside_scale > 1,
+            f"evaluation.outside_scale={cfg.evaluation.outside_scale} must be > 1",
+        ),
+        (
+            cfg.evaluation.outside_points >= 1,
+            f"evaluation.outside_points={cfg.evaluation.outside_points} must be >= 1",
+        ),
+        (
+            cfg.evaluation.boundary_rollouts >= 1,
+            f"evaluation.boundary_rollouts={cfg.evaluation.boundary_rollouts} must be >= 1",
+        ),
+        (
+            0 < cfg.evaluation.boundary_fraction < 1,
+            f"evaluation.boundary_fraction={cfg.evaluation.boundary_fraction} must be in (0, 1)",
         ),
     ]
     for ok, message in checks:
@@ -207,6 +228,12 @@ def execute(
     initial_states = rollout_initial_states(
         system, evaluation.rollouts, evaluation.horizon, seeds.eval
     )
+    outside = make_outside_set(
+        system, evaluation.outside_points, evaluation.outside_scale, seeds.eval
+    )
+    boundary = boundary_initial_states(
+        system, evaluation.boundary_rollouts, seeds.eval, evaluation.boundary_fraction
+    )
     device = torch.device(cfg.hardware.device)
     if cfg.warmup:
         warm_up(trainer, data)
@@ -238,8 +265,9 @@ def execute(
         evaluation.integrator,
         evaluation.threshold,
         evaluation.energy_floor,
+        boundary,
     )
-    fields.update(evaluate(model, data, system, settings))
+    fields.update(evaluate(model, data, system, settings, outside))
     fields["status"] = "ok"
     if cfg.save_model:
         out_dir.mkdir(parents=True, exist_ok=True)

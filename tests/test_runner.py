@@ -99,6 +99,9 @@ def test_unwritable_codecarbon_state_gives_null_energy_with_reason(tmp_path, tin
         ("train_points=1", "train_points=1 must be >= 2"),
         ("noise_std=-1", "noise_std=-1"),
         ("evaluation.horizon=0", "horizon=0"),
+        ("evaluation.outside_scale=1.0", "evaluation.outside_scale=1.0 must be > 1"),
+        ("evaluation.boundary_fraction=1.5", "boundary_fraction=1.5 must be in (0, 1)"),
+        ("system=fput system.dof=65", "dof=65 of 'fput' is out of range; allowed: 1..64"),
         ("trainer.solver=magic", "unknown solver 'magic'"),
         ("hardware.dtype=float16", "dtype='float16' is not supported"),
         ("system.domain=[[1,-1],[0,1]]", "low 1.0 >= high -1.0"),
@@ -106,7 +109,7 @@ def test_unwritable_codecarbon_state_gives_null_energy_with_reason(tmp_path, tin
     ],
 )
 def test_bad_input_is_rejected_before_any_work(tmp_path, tiny_args, override, message):
-    result = run_hnnbench([*tiny_args, override], tmp_path)
+    result = run_hnnbench([*tiny_args, *override.split()], tmp_path)
     assert result.returncode != 0
     assert message in result.stderr + result.stdout
     assert not find_records(tmp_path / "results")
@@ -117,3 +120,18 @@ def test_cuda_without_gpu_is_a_clear_error(tmp_path, tiny_args):
     result = run_hnnbench([*tiny_args, "hardware=cuda"], tmp_path)
     assert result.returncode != 0
     assert "no CUDA GPU is available" in result.stderr + result.stdout
+
+
+def test_fput_at_dof_32_runs_end_to_end_with_outside_metrics(tmp_path, tiny_args):
+    """A 64-dimensional phase space through the whole pipeline (small sizes: seconds)."""
+    args = ["system=fput", "system.dof=32", "trainer=aswim", *tiny_args]
+    result = run_hnnbench([*args, "evaluation.outside_points=300"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    (record,) = records(tmp_path / "results")
+    assert record["status"] == "ok"
+    assert record["system_params"]["dof"] == 32 and len(record["domain"]) == 64
+    assert len(record["rollout"]["rollout_initial_states"][0]) == 64
+    for name in ("test_H_rel_l2", "test_outside_H_rel_l2", "test_outside_grad_rel_l2"):
+        assert 0 < record[name] < 10, name
+    assert 0 < record["boundary_valid_prediction_time"] <= 1.0
+    assert len(record["rollout"]["boundary_initial_states"]) == 4
