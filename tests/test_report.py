@@ -246,3 +246,44 @@ def test_folder_of_only_unreadable_records_exits_2(tmp_path: Path, capsys) -> No
     assert f"warning: skipped unreadable run record {record}: invalid JSON" in err
     assert "error: no readable run records" in err and "all 1 record.json file(s) are" in err
     assert not (tmp_path / "report").exists()
+
+
+def test_dimension_sweep_exponents_table_and_figure(tmp_path: Path) -> None:
+    from hnnbench.report.synthetic import dimension_records
+    from hnnbench.report.tables import dimension_data, growth_exponent
+
+    records = dimension_records()
+    data = dimension_data(to_frame(records)).set_index("method")
+    assert set(data.index) == {"aswim", "adam"}  # the lone pendulum run is no sweep
+    assert data.loc["aswim", "dofs"] == "1, 2, 4, 8"
+    # the seeds scale both by the same factor, so the medians keep the exact power laws
+    assert data.loc["aswim", "train_time_s_exponent"] == pytest.approx(1.0)
+    assert data.loc["aswim", "test_H_rel_l2_exponent"] == pytest.approx(0.5)
+    assert data.loc["adam", "train_time_s_exponent"] == pytest.approx(0.0, abs=1e-9)
+    assert data.loc["adam", "test_H_rel_l2_exponent"] == pytest.approx(2.0)
+    assert math.isnan(growth_exponent([4, 4], [1.0, 2.0]))  # one n: no slope
+    assert growth_exponent([1, 2, 4], [1.0, math.inf, 4.0]) == pytest.approx(1.0)  # inf skipped
+    build_report(records, tmp_path / "out")
+    exponents = pd.read_csv(tmp_path / "out" / "tables" / "dimension_exponents.csv")
+    assert len(exponents) == 2
+    medians = pd.read_csv(tmp_path / "out" / "tables" / "dimension_medians.csv")
+    assert sorted(medians["dof"].unique()) == [1, 2, 4, 8] and set(medians["runs"]) == {2}
+    figures = {p.stem for p in (tmp_path / "out" / "figures").glob("*.png")}
+    assert {"dimension_dimension", "dimension_outside"} <= figures
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "## Dimension sweep" in markdown and "[-1,1]^16" in markdown  # dof 8, compressed
+
+
+def test_no_dimension_section_without_a_sweep(report_dir: Path) -> None:
+    assert "Dimension sweep" not in (report_dir / "report.md").read_text()
+    assert not (report_dir / "tables" / "dimension_exponents.csv").exists()
+    assert (report_dir / "figures" / "synthetic_outside.png").exists()  # every run has outside
+
+
+def test_domain_and_dof_in_the_frame() -> None:
+    from hnnbench.report.frame import format_domain
+
+    assert format_domain([[-1, 1], [-1, 1]]) == "[-1,1]×[-1,1]"  # short runs stay as they were
+    assert format_domain([[-1, 1]] * 64 + [[0, 2]]) == "[-1,1]^64×[0,2]"
+    frame = to_frame([make_record("aswim"), make_record("aswim", system_params={"dof": 5})])
+    assert sorted(frame["dof"]) == [1, 5]  # pendulum: half its 2-d domain; else the record's
