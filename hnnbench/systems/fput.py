@@ -12,6 +12,9 @@ sampled states are in the nonlinear regime, with energies of order one per parti
 is the origin (the chain at rest, H = 0).
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from hnnbench.systems.base import ScalableSystem
@@ -22,9 +25,14 @@ class FPUT(ScalableSystem):
     default_dof = 8
     defaults = {"beta": 1.0}
 
-    def __init__(self, domain=None, dof=None, **params) -> None:
+    def __init__(
+        self,
+        domain: Sequence[Sequence[float]] | None = None,
+        dof: int | None = None,
+        **params: Any,
+    ) -> None:
         super().__init__(domain, dof, **params)
-        if self.beta < 0:
+        if self.beta < 0:  # a negative quartic term is not confining: orbits escape
             raise ValueError(f"parameter beta={self.beta!r} of 'fput' must be >= 0")
 
     def default_domain(self) -> list[list[float]]:
