@@ -21,7 +21,9 @@ Sections (each prints its table; all rows go to perf.csv and perf.md):
 5. dimension  the sampled fit (A-SWIM, defaults) on fput at n = 1, 8, 32 degrees of freedom,
            width 2000, 20 000 points, each in a fresh subprocess: time, error and peak RSS
            (target: < 2 GB at n = 32), the time ratio to n = 1 and the time added per unit of n,
-           next to the flop model (QR of N × (M + 2n), hidden-layer gradient N·M·2n).
+           next to the flop model of the final fit: the QR of N × (M + 2n) (its 2n columns are
+           a few %), the 2n − 1 block merges of the reduced system ((2/3)M³ each: the term
+           linear in n) and the hidden-layer gradient N·M·2n (small).
 
 Times are wall-clock of the fit only (time.perf_counter); data generation and evaluation are
 excluded, as in the paper.
@@ -426,17 +428,20 @@ def dimension_child(dof: int, points: int, width: int, test_points: int) -> None
     print(json.dumps({"seconds": seconds, "error": error, "peak_rss_mb": peak_rss_mb()}))
 
 
-def dimension_flops(points: int, width: int, dof: int) -> tuple[float, float]:
-    """(QR flops of the N × (M + 2n) reduction, multiply-adds of the N·M·2n hidden gradient)."""
-    return qr_flops(points, width + 2 * dof), float(points * width * 2 * dof)
+def dimension_flops(points: int, width: int, dof: int) -> tuple[float, float, float]:
+    """Of the final fit: (QR flops of the N × (M + 2n) data factor, flops of the 2n − 1 tpqrt
+    merges of the reduced blocks, multiply-adds of the N·M·2n hidden-layer gradient)."""
+    merges = (2 * dof - 1) * merge_flops(width + 1)
+    return qr_flops(points, width + 2 * dof), merges, float(points * width * 2 * dof)
 
 
 def section_dimension(cfg: dict) -> list[dict]:
-    """Time vs n at fixed N and M. The fit's floor is the QR over N × (M + 2n) (≈ 2N·M² flops,
-    almost independent of n for 2n ≪ M); what grows with n is the hidden-layer gradient
-    (N·M·2n), the 2n right-hand sides and the samplers' distances in 2n dimensions. "At most
-    linear beyond the floor": the time added per unit of n from the middle to the largest n is
-    no more than 1.5× the one from the smallest to the middle (timing noise allowance)."""
+    """Time vs n at fixed N and M. The floor is the QR over N × (M + 2n) (≈ 2N·M² flops, almost
+    independent of n for 2n ≪ M); what grows with n is, above all, the merge of the 2n reduced
+    blocks ((2n − 1)·(2/3)M³ flops, linear in n), then the hidden-layer gradient (N·M·2n), the
+    2n right-hand sides and the samplers' distances in 2n dimensions. "At most linear beyond
+    the floor": the time added per unit of n from the middle to the largest n is no more than
+    1.5× the one from the smallest to the middle, plus 5 % of the floor (timing noise)."""
     spec = cfg["dimension"]
     results = {}
     for dof in spec["dofs"]:
@@ -451,7 +456,7 @@ def section_dimension(cfg: dict) -> list[dict]:
     rows = []
     for dof in spec["dofs"]:
         result = results[dof]
-        qr, gradient = dimension_flops(spec["points"], spec["width"], dof)
+        qr, merges, gradient = dimension_flops(spec["points"], spec["width"], dof)
         row = {
             "section": "dimension",
             "case": f"fput n={dof} N={spec['points']} M={spec['width']} aswim (subprocess)",
@@ -462,6 +467,7 @@ def section_dimension(cfg: dict) -> list[dict]:
             "qr_gflop": qr / 1e9,
             "gradient_gmadd": gradient / 1e9,
             "qr_share_of_2n": 1 - qr_flops(spec["points"], spec["width"]) / qr,
+            "merge_gflop": merges / 1e9,
         }
         if dof == high:
             row["s_per_n_low"], row["s_per_n_high"] = per_n_low, per_n_high
@@ -507,7 +513,7 @@ COLUMNS = {
     "adam": ["case", "adam_best_err", "adam_s_to_best", "adam_steps", "aswim_width", "ours_s",
              "ours_err", "speedup"],
     "dimension": ["case", "ours_s", "ours_err", "peak_rss_mb", "time_ratio_to_n1", "qr_gflop",
-                  "qr_share_of_2n", "gradient_gmadd", "s_per_n_low", "s_per_n_high",
+                  "qr_share_of_2n", "merge_gflop", "gradient_gmadd", "s_per_n_low", "s_per_n_high",
                   "linear_beyond_floor", "rss_under_2gb"],
 }  # fmt: skip
 
