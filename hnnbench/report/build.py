@@ -119,7 +119,9 @@ def dimension_section(frame: pd.DataFrame) -> Section | None:
     text = (
         "Where one system runs at several degrees of freedom n (phase space 2n): the growth "
         "exponent of each median over seeds against n, the least-squares slope of log(median) "
-        "vs log(n) (value ∝ n^exponent), and the medians per n. Figure: `Figures` → dimension."
+        "vs log(n) (value ∝ n^exponent), and the medians per n. Figure: `Figures` → dimension. "
+        "An exponent only summarises a power law: where a curve is none (an error that "
+        "saturates near 1, a time at a fixed budget) read the medians."
     )
     return Section(
         "Dimension sweep",
