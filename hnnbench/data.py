@@ -177,7 +177,9 @@ def rollout_initial_states(
     factor ``shrink``; a candidate is kept only if its reference trajectory (DOP853, stopped
     at the first exit) stays inside the domain over the whole horizon. Each round draws 4·count
     candidates; after a round that keeps fewer than needed, ``shrink`` is halved. Deterministic
-    per ``eval_seed``. Raises if ``max_rounds`` rounds do not find enough.
+    per ``eval_seed``. Raises if ``max_rounds`` rounds do not find enough. In high dimension
+    (fput, toda at n ≥ 16) most states come from the second round, shrink ¼: all 2n coordinates
+    must stay inside, which few states of the ½-box manage (README, Datasets and rollouts).
     """
     if count < 1:
         raise ValueError(f"rollout count={count} must be >= 1")
