@@ -287,3 +287,13 @@ def test_domain_and_dof_in_the_frame() -> None:
     assert format_domain([[-1, 1]] * 64 + [[0, 2]]) == "[-1,1]^64×[0,2]"
     frame = to_frame([make_record("aswim"), make_record("aswim", system_params={"dof": 5})])
     assert sorted(frame["dof"]) == [1, 5]  # pendulum: half its 2-d domain; else the record's
+
+
+def test_outside_figure_is_skipped_for_records_without_outside_metrics(tmp_path: Path) -> None:
+    """Records written before the outside metrics existed (the fields absent) still report."""
+    records = [make_record("aswim", seed=s) for s in range(2)]
+    for record in records:
+        del record["test_outside_H_rel_l2"], record["test_outside_grad_rel_l2"]
+    build_report(records, tmp_path / "out")
+    stems = {p.stem for p in (tmp_path / "out" / "figures").glob("*.png")}
+    assert "synthetic_error_vs_time" in stems and "synthetic_outside" not in stems
