@@ -44,6 +44,7 @@ def test_perf_refuses_an_unknown_section_before_any_work(tmp_path):
     assert not (tmp_path / "perf.csv").exists()
 
 
+@pytest.mark.slow  # three subprocesses that each import torch: ≈ 8 s
 def test_perf_quick_dimension(tmp_path):
     done = run("benchmarks/perf.py", "--quick", "--sections", "dimension", "--out", tmp_path)
     assert done.returncode == 0, done.stderr

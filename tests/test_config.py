@@ -1,6 +1,9 @@
+import re
+
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from conftest import CONF
@@ -109,3 +112,23 @@ def test_dimension_sweep_lite_is_its_full_twin_plus_cuts():
     assert (compose_adam.trainer.eval_every, adam.trainer.eval_every) == (25, 100)
     cfg = composed("experiment=dimension_sweep_lite", "system=toda", "system.dof=32")
     assert build(cfg, seeds_of(cfg))[0].dim == 64
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["evaluation.outside_scale=1.0"], "evaluation.outside_scale=1.0 must be > 1"),
+        (["evaluation.outside_points=0"], "evaluation.outside_points=0 must be >= 1"),
+        (["evaluation.boundary_rollouts=0"], "evaluation.boundary_rollouts=0 must be >= 1"),
+        (["evaluation.boundary_fraction=1.5"], "boundary_fraction=1.5 must be in (0, 1)"),
+        (["system=fput", "system.dof=65"], "dof=65 of 'fput' is out of range; allowed: 1..64"),
+        (["system=toda", "system.dof=2.5"], "dof=2.5 of 'toda' must be an integer in 1..64"),
+    ],
+)
+def test_bad_evaluation_and_dof_settings_are_rejected_before_any_work(overrides, message):
+    """In process (the runner's validate + build, which run before any data is made); Hydra
+    wraps the system's ValueError in its InstantiationException, message kept."""
+    cfg = composed(*overrides)
+    with pytest.raises((ValueError, InstantiationException), match=re.escape(message)):
+        validate(cfg)
+        build(cfg, seeds_of(cfg))

@@ -248,12 +248,14 @@ def test_folder_of_only_unreadable_records_exits_2(tmp_path: Path, capsys) -> No
     assert not (tmp_path / "report").exists()
 
 
-def test_dimension_sweep_exponents_table_and_figure(tmp_path: Path) -> None:
+def test_dimension_sweep_exponents_table_and_figure(tmp_path: Path, monkeypatch) -> None:
+    from hnnbench.report import figures
     from hnnbench.report.synthetic import dimension_records
     from hnnbench.report.tables import dimension_data, growth_exponent
 
     records = dimension_records()
-    data = dimension_data(to_frame(records)).set_index("method")
+    frame = to_frame(records)
+    data = dimension_data(frame).set_index("method")
     assert set(data.index) == {"aswim", "adam"}  # the lone pendulum run is no sweep
     assert data.loc["aswim", "dofs"] == "1, 2, 4, 8"
     # the seeds scale both by the same factor, so the medians keep the exact power laws
@@ -263,13 +265,17 @@ def test_dimension_sweep_exponents_table_and_figure(tmp_path: Path) -> None:
     assert data.loc["adam", "test_H_rel_l2_exponent"] == pytest.approx(2.0)
     assert math.isnan(growth_exponent([4, 4], [1.0, 2.0]))  # one n: no slope
     assert growth_exponent([1, 2, 4], [1.0, math.inf, 4.0]) == pytest.approx(1.0)  # inf skipped
+    folder = tmp_path / "figures"
+    for draw in (figures.dimension_sweep, figures.inside_vs_outside):
+        made = draw(frame, folder, draw.__name__)
+        assert made is not None and made.png.read_bytes().startswith(PNG_MAGIC)
+    # the report's section and tables (the per-group figures, tested above and elsewhere, off)
+    monkeypatch.setattr(figures, "group_figures", lambda *args: [])
     build_report(records, tmp_path / "out")
     exponents = pd.read_csv(tmp_path / "out" / "tables" / "dimension_exponents.csv")
     assert len(exponents) == 2
     medians = pd.read_csv(tmp_path / "out" / "tables" / "dimension_medians.csv")
     assert sorted(medians["dof"].unique()) == [1, 2, 4, 8] and set(medians["runs"]) == {2}
-    figures = {p.stem for p in (tmp_path / "out" / "figures").glob("*.png")}
-    assert {"dimension_dimension", "dimension_outside"} <= figures
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "## Dimension sweep" in markdown and "[-1,1]^16" in markdown  # dof 8, compressed
 
