@@ -288,11 +288,14 @@ def test_no_dimension_section_without_a_sweep(report_dir: Path) -> None:
 
 def test_domain_and_dof_in_the_frame() -> None:
     from hnnbench.report.frame import format_domain
+    from hnnbench.report.synthetic import dimension_records
 
     assert format_domain([[-1, 1], [-1, 1]]) == "[-1,1]×[-1,1]"  # short runs stay as they were
     assert format_domain([[-1, 1]] * 64 + [[0, 2]]) == "[-1,1]^64×[0,2]"
     frame = to_frame([make_record("aswim"), make_record("aswim", system_params={"dof": 5})])
-    assert sorted(frame["dof"]) == [1, 5]  # pendulum: half its 2-d domain; else the record's
+    assert frame["dof"].tolist() == [1, 5]  # pendulum: half its 2-d domain; else the record's
+    cases = to_frame(dimension_records((16, 2)))
+    assert cases[cases["system"] == "fput"]["dof"].unique().tolist() == [2, 16]  # not as text
 
 
 def test_outside_figure_is_skipped_for_records_without_outside_metrics(tmp_path: Path) -> None:

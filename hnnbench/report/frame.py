@@ -129,11 +129,12 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def to_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per record, in a stable order (group, system, case, method, width, points, seed)."""
+    """One row per record, in a stable order (group, system, n, case, method, width, points,
+    seed): n before the case string, so dof 2 comes before dof 16."""
     frame = pd.DataFrame([row_of(i, r) for i, r in enumerate(records)])
     if frame.empty:
         return frame
     for key in INTS:
         frame[key] = frame[key].astype("Int64")
-    order = ["group", "system", "case", "method", "hidden_width", "train_points", "seed"]
+    order = ["group", "system", "dof", "case", "method", "hidden_width", "train_points", "seed"]
     return frame.sort_values(order, na_position="last", kind="stable").reset_index(drop=True)
