@@ -88,6 +88,11 @@ def drift_curve(system: HamiltonianSystem, states: np.ndarray, floor: float) -> 
     return np.max(np.where(np.isfinite(drift), drift, np.inf), axis=1)
 
 
+def thinned(count: int) -> slice:
+    """Every k-th of ``count`` curve points, so at most about ``CURVE_POINTS`` are stored."""
+    return slice(None, None, -(-count // CURVE_POINTS))
+
+
 def valid_time(times: np.ndarray, error: np.ndarray, threshold: float) -> float:
     beyond = np.nonzero(error > threshold)[0]
     return float(times[beyond[0]]) if beyond.size else float(times[-1])
@@ -105,7 +110,7 @@ def rollout_metrics(
     error = relative_error_curve(learned, truth)
     floor = settings.energy_floor
     drift = drift_curve(system, learned, floor)
-    keep = slice(None, None, -(-len(times) // CURVE_POINTS))  # curves stored thinned
+    keep = thinned(len(times))  # curves stored thinned
     return {
         "rollout_times": times[keep].tolist(),
         "rollout_rel_error_curve": error[keep].tolist(),
@@ -136,7 +141,7 @@ def boundary_rollouts(
     _, truth = integrate(system.vector_field, *args)  # may leave the box, or escape
     with np.errstate(all="ignore"):  # escaping orbits overflow: their error counts as inf
         error = relative_error_curve(learned, truth)
-    keep = slice(None, None, -(-len(times) // CURVE_POINTS))
+    keep = thinned(len(times))
     return {
         "boundary_valid_prediction_time": valid_time(times, error, settings.threshold),
         "boundary_rel_error_curve": error[keep].tolist(),
