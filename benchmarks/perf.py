@@ -18,6 +18,12 @@ Sections (each prints its table; all rows go to perf.csv and perf.md):
 4. adam    time to accuracy: Adam's best test error E within a time cap, then the smallest
            A-SWIM width of a ladder that reaches E; Adam's seconds (evaluation excluded) to first
            reach E over A-SWIM's fit seconds (median of 5 repeated fits at that width).
+5. dimension  the sampled fit (A-SWIM, defaults) on fput at n = 1, 8, 32 degrees of freedom,
+           width 2000, 20 000 points, each in a fresh subprocess: time, error and peak RSS
+           (target: < 2 GB at n = 32), the time ratio to n = 1 and the time added per unit of n,
+           next to the flop model of the final fit: the QR of N × (M + 2n) (its 2n columns are
+           a few %), the 2n − 1 block merges of the reduced system ((2/3)M³ each: the term
+           linear in n) and the hidden-layer gradient N·M·2n (small).
 
 Times are wall-clock of the fit only (time.perf_counter); data generation and evaluation are
 excluded, as in the paper.
@@ -94,6 +100,7 @@ FULL = {
     "memory": [(100_000, 1000), (1_000_000, 1000)],
     "adam": {"points": 10_000, "width": 1000, "seconds": 60.0, "eval_every": 100},
     "ladder": [50, 100, 200, 400, 800, 1000],
+    "dimension": {"dofs": (1, 8, 32), "points": 20_000, "width": 2000},
 }
 QUICK = {
     "test_points": 2000,
@@ -107,6 +114,7 @@ QUICK = {
     "memory": [(2000, 100), (20_000, 100)],
     "adam": {"points": 1000, "width": 100, "seconds": 2.0, "eval_every": 20},
     "ladder": [10, 20, 50, 100],
+    "dimension": {"dofs": (1, 8, 32), "points": 2000, "width": 200},
 }
 ADAM_SYSTEMS = ["pendulum", "spring", "henon_heiles", "double_pendulum"]
 STARTED = time.perf_counter()
@@ -420,8 +428,68 @@ def section_adam(cfg: dict) -> list[dict]:
     return rows
 
 
+#: the dimension section's memory target at its largest n
+DIMENSION_RSS_LIMIT_MB = 2048
+
+
+def dimension_child(dof: int, points: int, width: int, test_points: int) -> None:
+    """Generate fput data at ``dof`` here, fit A-SWIM with defaults, print JSON on the last line."""
+    data = make_dataset(systems.get("fput", dof=dof), points, test_points, DATA_SEED)
+    seconds, error = ours_fit(data, width, "aswim", MODEL_SEED)
+    print(json.dumps({"seconds": seconds, "error": error, "peak_rss_mb": peak_rss_mb()}))
+
+
+def dimension_flops(points: int, width: int, dof: int) -> tuple[float, float, float]:
+    """Of the final fit: (QR flops of the N × (M + 2n) data factor, flops of the 2n − 1 tpqrt
+    merges of the reduced blocks, multiply-adds of the N·M·2n hidden-layer gradient)."""
+    merges = (2 * dof - 1) * merge_flops(width + 1)
+    return qr_flops(points, width + 2 * dof), merges, float(points * width * 2 * dof)
+
+
+def section_dimension(cfg: dict) -> list[dict]:
+    """Time vs n at fixed N and M. The floor is the QR over N × (M + 2n) (≈ 2N·M² flops, almost
+    independent of n for 2n ≪ M); what grows with n is, above all, the merge of the 2n reduced
+    blocks ((2n − 1)·(2/3)M³ flops, linear in n), then the hidden-layer gradient (N·M·2n), the
+    2n right-hand sides and the samplers' distances in 2n dimensions. "At most linear beyond
+    the floor": the time added per unit of n from the middle to the largest n is no more than
+    1.5× the one from the smallest to the middle, plus 5 % of the floor (timing noise)."""
+    spec = cfg["dimension"]
+    results = {}
+    for dof in spec["dofs"]:
+        command = [sys.executable, __file__, "--dimension-child", str(dof), str(spec["points"]),
+                   str(spec["width"]), str(cfg["test_points"])]  # fmt: skip
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        results[dof] = json.loads(output.strip().splitlines()[-1])
+    low, mid, high = spec["dofs"]
+    base = results[low]["seconds"]
+    per_n_low = (results[mid]["seconds"] - base) / (mid - low)
+    per_n_high = (results[high]["seconds"] - results[mid]["seconds"]) / (high - mid)
+    rows = []
+    for dof in spec["dofs"]:
+        result = results[dof]
+        qr, merges, gradient = dimension_flops(spec["points"], spec["width"], dof)
+        row = {
+            "section": "dimension",
+            "case": f"fput n={dof} N={spec['points']} M={spec['width']} aswim (subprocess)",
+            "ours_s": result["seconds"],
+            "ours_err": result["error"],
+            "peak_rss_mb": result["peak_rss_mb"],
+            "time_ratio_to_n1": result["seconds"] / base,
+            "qr_gflop": qr / 1e9,
+            "gradient_gmadd": gradient / 1e9,
+            "qr_share_of_2n": 1 - qr_flops(spec["points"], spec["width"]) / qr,
+            "merge_gflop": merges / 1e9,
+        }
+        if dof == high:
+            row["s_per_n_low"], row["s_per_n_high"] = per_n_low, per_n_high
+            row["linear_beyond_floor"] = per_n_high <= 1.5 * max(per_n_low, 0.0) + 0.05 * base
+            row["rss_under_2gb"] = result["peak_rss_mb"] < DIMENSION_RSS_LIMIT_MB
+        rows.append(row)
+    return rows
+
+
 SECTIONS = {"speed": section_speed, "flops": section_flops, "memory": section_memory,
-            "adam": section_adam}  # fmt: skip
+            "adam": section_adam, "dimension": section_dimension}  # fmt: skip
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -455,6 +523,9 @@ COLUMNS = {
     "memory": ["case", "ours_s", "ours_err", "err_ratio", "peak_rss_mb"],
     "adam": ["case", "adam_best_err", "adam_s_to_best", "adam_steps", "aswim_width", "ours_s",
              "ours_err", "speedup"],
+    "dimension": ["case", "ours_s", "ours_err", "peak_rss_mb", "time_ratio_to_n1", "qr_gflop",
+                  "qr_share_of_2n", "merge_gflop", "gradient_gmadd", "s_per_n_low", "s_per_n_high",
+                  "linear_beyond_floor", "rss_under_2gb"],
 }  # fmt: skip
 
 
@@ -479,16 +550,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, < 1 min")
     parser.add_argument("--seeds", type=int, default=2, help="seeds for the speed medians")
-    parser.add_argument("--sections", default="speed,flops,memory,adam", help="comma-separated")
+    parser.add_argument(
+        "--sections", default="speed,flops,memory,adam,dimension", help="comma-separated"
+    )
     parser.add_argument("--adam-seconds", type=float, help="time cap of each Adam run")
     parser.add_argument(
         "--threads", type=int, help="threads for torch, MKL and OpenBLAS (default: all cores)"
     )
     parser.add_argument("--out", type=Path, help="output folder (default results/perf[/quick])")
     parser.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--dimension-child", nargs=4, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(*args.memory_child)
+        return
+    if args.dimension_child:
+        dimension_child(*args.dimension_child)
         return
     sections = args.sections.split(",")
     unknown = sorted(set(sections) - set(SECTIONS))

@@ -1,7 +1,9 @@
-"""Datasets: uniform box sampling, exact targets ẋ = J∇H, optional noise, rollout initial states.
+"""Datasets: uniform box sampling, exact targets ẋ = J∇H, optional noise, rollout initial states,
+and the points outside the box (a shell around it) and near its boundary.
 
 Seeds are separate: the data seed draws train and test points, the evaluation seed draws the
-rollout initial conditions, and the model seed (used by the trainers) draws the network.
+rollout initial conditions, the outside points and the boundary initial states (each from its
+own stream of that seed), and the model seed (used by the trainers) draws the network.
 """
 
 from __future__ import annotations
@@ -48,6 +50,77 @@ def sample_box(domain: np.ndarray, count: int, rng: np.random.Generator) -> np.n
     """``count`` points i.i.d. uniform in the box ``domain`` of shape (dim, 2)."""
     low, high = domain[:, 0], domain[:, 1]
     return low + (high - low) * rng.random((count, len(low)))
+
+
+def scaled_box(domain: np.ndarray, scale: float) -> np.ndarray:
+    """The box scaled about its centre by ``scale`` (each half-width times ``scale``)."""
+    centre = domain.mean(axis=1)
+    half = (domain[:, 1] - domain[:, 0]) / 2
+    return np.column_stack([centre - scale * half, centre + scale * half])
+
+
+def sample_shell(
+    domain: np.ndarray, scale: float, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``count`` points i.i.d. uniform in the shell (box scaled by ``scale`` > 1) minus (box).
+
+    By rejection: uniform points of the scaled box that fall inside the box are dropped, which
+    leaves exactly the uniform distribution on the shell. The acceptance rate is 1 − scale^(−d)
+    (d = 2n; 36 % at scale 1.25 in 2 dimensions, ≈ 1 beyond 20), so a few rounds suffice. In
+    high dimension a shell point is typically outside the box in several coordinates at once
+    (each coordinate is outside with probability 1 − 1/scale), not just beyond one face.
+    """
+    if not scale > 1:
+        raise ValueError(f"shell scale={scale!r} must be > 1")
+    if count < 1:
+        raise ValueError(f"shell count={count} must be >= 1")
+    outer = scaled_box(domain, scale)
+    accept = 1.0 - float(scale) ** (-len(domain))
+    batch = min(int(1.2 * count / accept) + 16, 1_000_000)
+    kept: list[np.ndarray] = []
+    found = 0
+    while found < count:
+        candidates = sample_box(outer, batch, rng)
+        outside = candidates[~inside(domain, candidates)]
+        kept.append(outside)
+        found += len(outside)
+    return np.concatenate(kept)[:count]
+
+
+@dataclass(frozen=True)
+class OutsideSet:
+    """Points in the shell (box × ``scale``) minus (box) with their exact H and ∇H."""
+
+    x: np.ndarray  # (N_out, 2n)
+    H: np.ndarray  # (N_out,)
+    grad: np.ndarray  # (N_out, 2n)
+    scale: float
+
+
+def make_outside_set(
+    system: HamiltonianSystem, count: int, scale: float, eval_seed: int
+) -> OutsideSet:
+    """``count`` shell points around the system's domain (evaluation seed, stream 1)."""
+    x = sample_shell(system.domain, scale, count, np.random.default_rng([eval_seed, 1]))
+    return OutsideSet(x=x, H=system.H(x), grad=system.grad_H(x), scale=float(scale))
+
+
+def boundary_initial_states(
+    system: HamiltonianSystem, count: int, eval_seed: int, fraction: float = 0.1
+) -> np.ndarray:
+    """``count`` states in the outer ``fraction`` of the box: inside the box, outside the box
+    shrunk about its centre by 1 − fraction (evaluation seed, stream 2).
+
+    Unlike ``rollout_initial_states`` nothing is rejected: their true trajectories may leave
+    the training box, which is what the boundary rollouts measure.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"boundary fraction={fraction!r} must be in (0, 1)")
+    inner = scaled_box(system.domain, 1 - fraction)
+    rng = np.random.default_rng([eval_seed, 2])
+    states = sample_shell(inner, 1 / (1 - fraction), count, rng)
+    # the rescaled outer box is the domain up to rounding: keep every state inside it exactly
+    return np.clip(states, system.domain[:, 0], system.domain[:, 1])
 
 
 def make_dataset(
@@ -104,7 +177,9 @@ def rollout_initial_states(
     factor ``shrink``; a candidate is kept only if its reference trajectory (DOP853, stopped
     at the first exit) stays inside the domain over the whole horizon. Each round draws 4·count
     candidates; after a round that keeps fewer than needed, ``shrink`` is halved. Deterministic
-    per ``eval_seed``. Raises if ``max_rounds`` rounds do not find enough.
+    per ``eval_seed``. Raises if ``max_rounds`` rounds do not find enough. In high dimension
+    (fput, toda at n ≥ 16) most states come from the second round, shrink ¼: all 2n coordinates
+    must stay inside, which few states of the ½-box manage (README, Datasets and rollouts).
     """
     if count < 1:
         raise ValueError(f"rollout count={count} must be >= 1")

@@ -2,12 +2,19 @@
 
 * test rel-L2 of H, ∇H and ẋ:  ‖y − ŷ‖₂ / ‖y‖₂ over all test points (and components); H and ∇H
   are null for a model without a Hamiltonian (``model.is_hamiltonian``).
+* outside the box: rel-L2 of H and ∇H on points of the shell (box × ``outside_scale``) minus
+  (box) (``data.make_outside_set``): how the model extrapolates; null without a Hamiltonian.
 * rollouts from R initial states over [0, T]: the learned and the true vector field are integrated
   with the SAME fixed-step integrator and step; the tight reference (DOP853) is recorded too.
   - relative trajectory error e(t) = ‖x̂(t) − x(t)‖ / ‖x(t)‖ (norms over all states and
     coordinates at time t; x = the true field under the same integrator),
   - energy drift max_t |H(x̂(t)) − H(x̂(0))| / max(|H(x̂(0))|, floor), using the TRUE H,
   - valid prediction time: first t with e(t) > threshold (T when never exceeded).
+* boundary rollouts: a few initial states in the outer 10 % of the box
+  (``data.boundary_initial_states``), NOT filtered to stay inside it: their true trajectories
+  may leave the training box. Their valid prediction time (learned vs true field under the same
+  fixed-step integrator; no DOP853 reference, which escaping orbits could break) says how long a
+  model stays right once it has to extrapolate.
 
 Which metrics exist, their labels and directions: ``metrics.py``; ``evaluate`` fills every
 ``test`` and ``rollout`` metric declared there.
@@ -20,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hnnbench.data import Dataset
+from hnnbench.data import Dataset, OutsideSet
 from hnnbench.ground_truth import true_trajectories
 from hnnbench.hardware import torch_threads
 from hnnbench.integrators import integrate
@@ -39,13 +46,19 @@ def rel_l2(true: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.linalg.norm(predicted - true) / np.linalg.norm(true))
 
 
-def test_errors(model: VectorFieldModel, data: Dataset) -> dict[str, float | None]:
-    """The ``test`` metrics; those that need Ĥ are None for a model without one."""
+def test_errors(
+    model: VectorFieldModel, data: Dataset, outside: OutsideSet | None = None
+) -> dict[str, float | None]:
+    """The ``test`` metrics; those that need Ĥ are None for a model without one, the outside
+    ones also when no ``outside`` set is given."""
     errors: dict[str, float | None] = dict.fromkeys(names("test"))
     errors["test_xdot_rel_l2"] = rel_l2(data.xdot_test, model.predict_vector_field(data.x_test))
     if is_hamiltonian(model):
         errors["test_H_rel_l2"] = rel_l2(data.H_test, model.predict_H(data.x_test))
         errors["test_grad_rel_l2"] = rel_l2(data.grad_test, model.predict_grad(data.x_test))
+        if outside is not None:
+            errors["test_outside_H_rel_l2"] = rel_l2(outside.H, model.predict_H(outside.x))
+            errors["test_outside_grad_rel_l2"] = rel_l2(outside.grad, model.predict_grad(outside.x))
     return errors
 
 
@@ -57,6 +70,7 @@ class RolloutSettings:
     integrator: str = "rk4"
     threshold: float = 0.1
     energy_floor: float = 1e-8
+    boundary_states: np.ndarray | None = None  # (R_b, 2n), near the box's boundary
 
 
 def relative_error_curve(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -72,6 +86,11 @@ def drift_curve(system: HamiltonianSystem, states: np.ndarray, floor: float) -> 
         energy = system.H(states.reshape(-1, states.shape[-1])).reshape(states.shape[:2])
         drift = np.abs(energy - energy[0]) / np.maximum(np.abs(energy[0]), floor)
     return np.max(np.where(np.isfinite(drift), drift, np.inf), axis=1)
+
+
+def thinned(count: int) -> slice:
+    """Every k-th of ``count`` curve points, so at most about ``CURVE_POINTS`` are stored."""
+    return slice(None, None, -(-count // CURVE_POINTS))
 
 
 def valid_time(times: np.ndarray, error: np.ndarray, threshold: float) -> float:
@@ -91,7 +110,7 @@ def rollout_metrics(
     error = relative_error_curve(learned, truth)
     floor = settings.energy_floor
     drift = drift_curve(system, learned, floor)
-    keep = slice(None, None, -(-len(times) // CURVE_POINTS))  # curves stored thinned
+    keep = thinned(len(times))  # curves stored thinned
     return {
         "rollout_times": times[keep].tolist(),
         "rollout_rel_error_curve": error[keep].tolist(),
@@ -105,15 +124,41 @@ def rollout_metrics(
         "rollout_initial_states": x0.tolist(),
         "rollout_example_learned": learned[keep, 0].tolist(),
         "rollout_example_true": reference[keep, 0].tolist(),
+        **boundary_rollouts(model, system, settings),
+    }
+
+
+def boundary_rollouts(
+    model: VectorFieldModel, system: HamiltonianSystem, settings: RolloutSettings
+) -> dict[str, Any]:
+    """Valid prediction time from the boundary initial states (None when there are none)."""
+    x0 = settings.boundary_states
+    if x0 is None:
+        return {"boundary_valid_prediction_time": None}
+    args = (x0, settings.horizon, settings.dt, settings.integrator)
+    with torch_threads(1):
+        times, learned = integrate(model.predict_vector_field, *args)
+    _, truth = integrate(system.vector_field, *args)  # may leave the box, or escape
+    with np.errstate(all="ignore"):  # escaping orbits overflow: their error counts as inf
+        error = relative_error_curve(learned, truth)
+    keep = thinned(len(times))
+    return {
+        "boundary_valid_prediction_time": valid_time(times, error, settings.threshold),
+        "boundary_rel_error_curve": error[keep].tolist(),
+        "boundary_initial_states": x0.tolist(),
     }
 
 
 def evaluate(
-    model: VectorFieldModel, data: Dataset, system: HamiltonianSystem, settings: RolloutSettings
+    model: VectorFieldModel,
+    data: Dataset,
+    system: HamiltonianSystem,
+    settings: RolloutSettings,
+    outside: OutsideSet | None = None,
 ) -> dict[str, Any]:
     """Every ``test`` and ``rollout`` metric of the registry (None where it does not apply),
     plus ``rollout``: the curves and details behind the rollout metrics."""
     rollout = rollout_metrics(model, system, settings)
-    fields: dict[str, Any] = {**test_errors(model, data), "rollout": rollout}
+    fields: dict[str, Any] = {**test_errors(model, data, outside), "rollout": rollout}
     fields.update({name: rollout[name] for name in names("rollout")})
     return fields

@@ -42,10 +42,29 @@ _DECLARED = (
         "test_grad_rel_l2", "test rel-L2(∇H)", "", "test", summarised=False, needs_hamiltonian=True
     ),
     Metric("test_xdot_rel_l2", "test rel-L2(ẋ)", "", "test", summarised=False),
+    # on the shell (box × evaluation.outside_scale) minus (box): extrapolation
+    Metric("test_outside_H_rel_l2", "outside rel-L2(H)", "", "test", needs_hamiltonian=True),
+    Metric(
+        "test_outside_grad_rel_l2",
+        "outside rel-L2(∇H)",
+        "",
+        "test",
+        summarised=False,
+        needs_hamiltonian=True,
+    ),
     Metric("rollout_rel_error_final", "rollout error (final)", "", "rollout"),
     Metric("rollout_rel_error_mean", "rollout error (mean)", "", "rollout", summarised=False),
     Metric("energy_drift", "energy drift", "", "rollout"),
     Metric("valid_prediction_time", "valid time", "", "rollout", lower_is_better=False),
+    # rollouts from the outer 10 % of the box, whose true orbits may leave it
+    Metric(
+        "boundary_valid_prediction_time",
+        "boundary valid time",
+        "",
+        "rollout",
+        lower_is_better=False,
+        summarised=False,
+    ),
 )
 
 #: name → Metric, in table order

@@ -37,7 +37,12 @@ from hnnbench.checks import (
     text,
     writable_folder,
 )
-from hnnbench.data import make_dataset, rollout_initial_states
+from hnnbench.data import (
+    boundary_initial_states,
+    make_dataset,
+    make_outside_set,
+    rollout_initial_states,
+)
 from hnnbench.energy import EnergyMeter
 from hnnbench.evaluate import RolloutSettings, evaluate
 from hnnbench.hardware import apply_threads, check_hardware, environment, synchronize
@@ -94,6 +99,7 @@ def validate(cfg: DictConfig) -> None:
         integer(key, cfg[key], 0, null="from seed")
     # top-level so that a mixed sweep can set them; checked here whichever trainer runs
     integer("adam_steps", cfg.adam_steps, 1)
+    integer("adam_eval_every", cfg.adam_eval_every, 1)
     number("adam_max_seconds", cfg.adam_max_seconds, above=0, null="no time cap")
     for key in ("save_model", "warmup", "progress"):
         flag(key, cfg[key])
@@ -104,6 +110,10 @@ def validate(cfg: DictConfig) -> None:
     choice("evaluation.integrator", evaluation.integrator, STEPPERS)
     number("evaluation.threshold", evaluation.threshold, above=0)
     number("evaluation.energy_floor", evaluation.energy_floor, above=0)
+    number("evaluation.outside_scale", evaluation.outside_scale, above=1)
+    integer("evaluation.outside_points", evaluation.outside_points, 1)
+    integer("evaluation.boundary_rollouts", evaluation.boundary_rollouts, 1)
+    number("evaluation.boundary_fraction", evaluation.boundary_fraction, above=0, below=1)
     flag("energy.enabled", cfg.energy.enabled)
     if cfg.energy.output_dir is not None:
         text("energy.output_dir", cfg.energy.output_dir)
@@ -254,6 +264,12 @@ def execute(
     initial_states = rollout_initial_states(
         system, evaluation.rollouts, evaluation.horizon, seeds.eval
     )
+    outside = make_outside_set(
+        system, evaluation.outside_points, evaluation.outside_scale, seeds.eval
+    )
+    boundary = boundary_initial_states(
+        system, evaluation.boundary_rollouts, seeds.eval, evaluation.boundary_fraction
+    )
     device = torch.device(cfg.hardware.device)
     if cfg.warmup:
         warm_up(trainer, data)
@@ -285,8 +301,9 @@ def execute(
         evaluation.integrator,
         evaluation.threshold,
         evaluation.energy_floor,
+        boundary,
     )
-    fields.update(evaluate(model, data, system, settings))
+    fields.update(evaluate(model, data, system, settings, outside))
     fields["status"] = "ok"
     if cfg.save_model:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -39,10 +39,26 @@ def test_perf_quick_speed_and_flops(tmp_path):
 def test_perf_refuses_an_unknown_section_before_any_work(tmp_path):
     done = run("benchmarks/perf.py", "--quick", "--sections", "speed,warp", "--out", tmp_path)
     assert done.returncode != 0
-    assert "unknown section(s) ['warp']; allowed: ['speed', 'flops', 'memory', 'adam']" in (
-        done.stderr
-    )
+    allowed = "['speed', 'flops', 'memory', 'adam', 'dimension']"
+    assert f"unknown section(s) ['warp']; allowed: {allowed}" in done.stderr
     assert not (tmp_path / "perf.csv").exists()
+
+
+@pytest.mark.slow  # three subprocesses that each import torch: ≈ 8 s
+def test_perf_quick_dimension(tmp_path):
+    done = run("benchmarks/perf.py", "--quick", "--sections", "dimension", "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "perf.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["case"].split()[1] for r in rows] == ["n=1", "n=8", "n=32"]
+    for row in rows:
+        assert float(row["ours_s"]) > 0 and 0 < float(row["peak_rss_mb"]) < 2048
+        assert 0 < float(row["qr_share_of_2n"]) < 1
+    assert rows[-1]["rss_under_2gb"] == "True" and rows[-1]["linear_beyond_floor"] in (
+        "True",
+        "False",
+    )
+    assert "### dimension" in (tmp_path / "perf.md").read_text()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here: tests/test_cuda.py runs")

@@ -1,6 +1,9 @@
+import re
+
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from conftest import CONF
@@ -80,3 +83,52 @@ def test_launchers_compose(launcher):
             config_name="config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True
         )
     assert cfg.hydra.launcher._target_
+
+
+def test_dimension_sweep_lite_is_its_full_twin_plus_cuts():
+    def sweep(experiment):
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(
+                config_name="config",
+                overrides=[f"experiment={experiment}"],
+                return_hydra_config=True,
+            )
+        return cfg, dict(cfg.hydra.sweeper.params)
+
+    full, full_sweep = sweep("dimension_sweep")
+    lite, lite_sweep = sweep("dimension_sweep_lite")
+    assert full_sweep["system.dof"] == "1,2,4,8,16,32,64"
+    assert lite_sweep["system.dof"] == "1,2,4,8,16,32"
+    expected = {"system": "fput,toda", "trainer": "elm,uswim,aswim,adam"}
+    for key, value in expected.items():  # inherited, not repeated
+        assert lite_sweep[key] == full_sweep[key] == value
+    assert (full.adam_max_seconds, lite.adam_max_seconds) == (600, 10)
+    assert lite.hidden_width < full.hidden_width and lite.train_points < full.train_points
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        compose_adam = compose(
+            config_name="config", overrides=["experiment=dimension_sweep_lite", "trainer=adam"]
+        )
+        adam = compose(config_name="config", overrides=["trainer=adam"])
+    assert (compose_adam.trainer.eval_every, adam.trainer.eval_every) == (25, 100)
+    cfg = composed("experiment=dimension_sweep_lite", "system=toda", "system.dof=32")
+    assert build(cfg, seeds_of(cfg))[0].dim == 64
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["evaluation.outside_scale=1.0"], "evaluation.outside_scale=1.0 must be > 1"),
+        (["evaluation.outside_points=0"], "evaluation.outside_points=0 must be >= 1"),
+        (["evaluation.boundary_rollouts=0"], "evaluation.boundary_rollouts=0 must be >= 1"),
+        (["evaluation.boundary_fraction=1.5"], "boundary_fraction=1.5 must be in (0, 1)"),
+        (["system=fput", "system.dof=65"], "dof=65 of 'fput' is out of range; allowed: 1..64"),
+        (["system=toda", "system.dof=2.5"], "dof=2.5 of 'toda' must be an integer in 1..64"),
+    ],
+)
+def test_bad_evaluation_and_dof_settings_are_rejected_before_any_work(overrides, message):
+    """In process (the runner's validate + build, which run before any data is made); Hydra
+    wraps the system's ValueError in its InstantiationException, message kept."""
+    cfg = composed(*overrides)
+    with pytest.raises((ValueError, InstantiationException), match=re.escape(message)):
+        validate(cfg)
+        build(cfg, seeds_of(cfg))

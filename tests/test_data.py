@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 
 from hnnbench import systems
-from hnnbench.data import inside, make_dataset, rollout_initial_states
+from hnnbench.data import (
+    boundary_initial_states,
+    inside,
+    make_dataset,
+    make_outside_set,
+    rollout_initial_states,
+    sample_shell,
+    scaled_box,
+)
 from hnnbench.ground_truth import true_trajectories
 
 
@@ -57,3 +65,42 @@ def test_rollout_initial_states_stay_in_domain(name):
 def test_rollout_rejects_bad_horizon():
     with pytest.raises(ValueError, match="horizon=0"):
         rollout_initial_states(systems.get("spring"), 2, horizon=0, eval_seed=0)
+
+
+@pytest.mark.parametrize(("dim", "scale"), [(2, 1.25), (2, 1.02), (8, 1.25), (128, 1.25)])
+def test_shell_points_are_outside_the_box_and_inside_the_scaled_box(dim, scale):
+    rng = np.random.default_rng(0)
+    box = np.column_stack([np.linspace(-3, 0, dim), np.linspace(1, 2, dim)])  # off-centre
+    points = sample_shell(box, scale, 3000, rng)
+    assert points.shape == (3000, dim)
+    assert not np.any(inside(box, points))
+    assert np.all(inside(scaled_box(box, scale), points))
+    # uniform on the shell: in 2-d the box is 4 × 2, the scaled one 5 × 2.5, so the band left
+    # of the box (0.5 × 2.5) holds 1.25 / (12.5 − 8) of the shell's area
+    if dim == 2 and scale == 1.25:
+        assert np.mean(points[:, 0] < box[0, 0]) == pytest.approx(1.25 / 4.5, abs=0.03)
+
+
+def test_outside_set_has_exact_targets_and_is_seeded():
+    system = systems.get("toda", dof=3)
+    a = make_outside_set(system, 500, 1.25, eval_seed=4)
+    b = make_outside_set(system, 500, 1.25, eval_seed=4)
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.H, system.H(a.x))
+    np.testing.assert_array_equal(a.grad, system.grad_H(a.x))
+    assert not np.any(inside(system.domain, a.x))
+
+
+@pytest.mark.parametrize(("scale", "message"), [(1.0, "scale=1.0 must be > 1"), (0.5, "0.5")])
+def test_shell_rejects_scale_not_above_one(scale, message):
+    with pytest.raises(ValueError, match=message):
+        sample_shell(np.array([[-1.0, 1.0]]), scale, 10, np.random.default_rng(0))
+
+
+def test_boundary_states_lie_in_the_outer_tenth_of_the_box():
+    system = systems.get("fput", dof=4)
+    states = boundary_initial_states(system, 50, eval_seed=0, fraction=0.1)
+    assert np.all(inside(system.domain, states))
+    assert not np.any(inside(scaled_box(system.domain, 0.9), states))
+    with pytest.raises(ValueError, match=r"fraction=1.0 must be in \(0, 1\)"):
+        boundary_initial_states(system, 5, eval_seed=0, fraction=1.0)

@@ -246,3 +246,63 @@ def test_folder_of_only_unreadable_records_exits_2(tmp_path: Path, capsys) -> No
     assert f"warning: skipped unreadable run record {record}: invalid JSON" in err
     assert "error: no readable run records" in err and "all 1 record.json file(s) are" in err
     assert not (tmp_path / "report").exists()
+
+
+def test_dimension_sweep_exponents_table_and_figure(tmp_path: Path, monkeypatch) -> None:
+    from hnnbench.report import figures
+    from hnnbench.report.synthetic import dimension_records
+    from hnnbench.report.tables import dimension_data, growth_exponent
+
+    records = dimension_records()
+    frame = to_frame(records)
+    data = dimension_data(frame).set_index("method")
+    assert set(data.index) == {"aswim", "adam"}  # the lone pendulum run is no sweep
+    assert data.loc["aswim", "dofs"] == "1, 2, 4, 8"
+    # the seeds scale both by the same factor, so the medians keep the exact power laws
+    assert data.loc["aswim", "train_time_s_exponent"] == pytest.approx(1.0)
+    assert data.loc["aswim", "test_H_rel_l2_exponent"] == pytest.approx(0.5)
+    assert data.loc["adam", "train_time_s_exponent"] == pytest.approx(0.0, abs=1e-9)
+    assert data.loc["adam", "test_H_rel_l2_exponent"] == pytest.approx(2.0)
+    assert math.isnan(growth_exponent([4, 4], [1.0, 2.0]))  # one n: no slope
+    assert growth_exponent([1, 2, 4], [1.0, math.inf, 4.0]) == pytest.approx(1.0)  # inf skipped
+    folder = tmp_path / "figures"
+    for draw in (figures.dimension_sweep, figures.inside_vs_outside):
+        made = draw(frame, folder, draw.__name__)
+        assert made is not None and made.png.read_bytes().startswith(PNG_MAGIC)
+    # the report's section and tables (the per-group figures, tested above and elsewhere, off)
+    monkeypatch.setattr(figures, "group_figures", lambda *args: [])
+    build_report(records, tmp_path / "out")
+    exponents = pd.read_csv(tmp_path / "out" / "tables" / "dimension_exponents.csv")
+    assert len(exponents) == 2
+    medians = pd.read_csv(tmp_path / "out" / "tables" / "dimension_medians.csv")
+    assert sorted(medians["dof"].unique()) == [1, 2, 4, 8] and set(medians["runs"]) == {2}
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "## Dimension sweep" in markdown and "[-1,1]^16" in markdown  # dof 8, compressed
+
+
+def test_no_dimension_section_without_a_sweep(report_dir: Path) -> None:
+    assert "Dimension sweep" not in (report_dir / "report.md").read_text()
+    assert not (report_dir / "tables" / "dimension_exponents.csv").exists()
+    assert (report_dir / "figures" / "synthetic_outside.png").exists()  # every run has outside
+
+
+def test_domain_and_dof_in_the_frame() -> None:
+    from hnnbench.report.frame import format_domain
+    from hnnbench.report.synthetic import dimension_records
+
+    assert format_domain([[-1, 1], [-1, 1]]) == "[-1,1]×[-1,1]"  # short runs stay as they were
+    assert format_domain([[-1, 1]] * 64 + [[0, 2]]) == "[-1,1]^64×[0,2]"
+    frame = to_frame([make_record("aswim"), make_record("aswim", system_params={"dof": 5})])
+    assert frame["dof"].tolist() == [1, 5]  # pendulum: half its 2-d domain; else the record's
+    cases = to_frame(dimension_records((16, 2)))
+    assert cases[cases["system"] == "fput"]["dof"].unique().tolist() == [2, 16]  # not as text
+
+
+def test_outside_figure_is_skipped_for_records_without_outside_metrics(tmp_path: Path) -> None:
+    """Records written before the outside metrics existed (the fields absent) still report."""
+    records = [make_record("aswim", seed=s) for s in range(2)]
+    for record in records:
+        del record["test_outside_H_rel_l2"], record["test_outside_grad_rel_l2"]
+    build_report(records, tmp_path / "out")
+    stems = {p.stem for p in (tmp_path / "out" / "figures").glob("*.png")}
+    assert "synthetic_error_vs_time" in stems and "synthetic_outside" not in stems

@@ -87,3 +87,18 @@ def test_unwritable_codecarbon_state_gives_null_energy_with_reason(tmp_path, tin
     (record,) = records(tmp_path / "results")
     assert record["status"] == "ok"
     assert record["energy_kwh"] is None and "tracker failed to start" in record["energy_error"]
+
+
+def test_fput_at_dof_32_runs_end_to_end_with_outside_metrics(tmp_path, tiny_args):
+    """A 64-dimensional phase space through the whole pipeline (small sizes: seconds)."""
+    args = ["system=fput", "system.dof=32", "trainer=aswim", *tiny_args]
+    result = run_hnnbench([*args, "evaluation.outside_points=300"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    (record,) = records(tmp_path / "results")
+    assert record["status"] == "ok"
+    assert record["system_params"]["dof"] == 32 and len(record["domain"]) == 64
+    assert len(record["rollout"]["rollout_initial_states"][0]) == 64
+    for name in ("test_H_rel_l2", "test_outside_H_rel_l2", "test_outside_grad_rel_l2"):
+        assert 0 < record[name] < 10, name
+    assert 0 < record["boundary_valid_prediction_time"] <= 1.0
+    assert len(record["rollout"]["boundary_initial_states"]) == 4

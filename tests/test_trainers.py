@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from hnnbench import systems
-from hnnbench.data import make_dataset, rollout_initial_states
+from hnnbench.data import (
+    boundary_initial_states,
+    make_dataset,
+    make_outside_set,
+    rollout_initial_states,
+)
 from hnnbench.evaluate import RolloutSettings, evaluate
 from hnnbench.metrics import METRICS, names, summarised
 from hnnbench.model import VectorFieldModel, is_hamiltonian
@@ -78,12 +83,19 @@ def test_metrics_are_declared_once_and_fill_the_schema():
     assert not METRICS["valid_prediction_time"].lower_is_better
 
 
+def full_evaluation(system):
+    """Rollout settings and outside set as the runner builds them (boundary rollouts included)."""
+    x0, boundary = rollout_initial_states(system, 2, 1.0, 0), boundary_initial_states(system, 2, 0)
+    settings = RolloutSettings(x0, 1.0, 0.05, boundary_states=boundary)
+    return settings, make_outside_set(system, 200, 1.25, 0)
+
+
 def test_evaluation_nulls_only_the_hamiltonian_metrics_for_a_plain_vector_field(spring_data):
     spring = systems.get("spring")
-    settings = RolloutSettings(rollout_initial_states(spring, 2, 1.0, 0), 1.0, 0.05)
+    settings, outside = full_evaluation(spring)
     model = VectorFieldOnly(spring)
     assert not is_hamiltonian(model)
-    fields = evaluate(model, spring_data, spring, settings)
+    fields = evaluate(model, spring_data, spring, settings, outside)
     evaluated = names("test") + names("rollout")
     assert set(evaluated) <= set(fields)
     for name in evaluated:
@@ -98,6 +110,6 @@ def test_evaluation_fills_every_metric_for_a_hamiltonian_model(spring_data):
     spring = systems.get("spring")
     model = tiny_trainer("aswim").fit(spring_data)
     assert is_hamiltonian(model)
-    settings = RolloutSettings(rollout_initial_states(spring, 2, 1.0, 0), 1.0, 0.05)
-    fields = evaluate(model, spring_data, spring, settings)
+    settings, outside = full_evaluation(spring)
+    fields = evaluate(model, spring_data, spring, settings, outside)
     assert all(fields[name] is not None for name in names("test") + names("rollout"))

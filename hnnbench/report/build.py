@@ -110,6 +110,36 @@ def claims_sections(
     return verdicts.claims_section(problems), verdicts.matched_section(problems, found)
 
 
+def dimension_section(frame: pd.DataFrame) -> Section | None:
+    """Growth exponents and medians vs n, when some group runs a system at several n."""
+    medians = tables.dimension_medians(frame)
+    if medians.empty:
+        return None
+    data = tables.dimension_data(frame)
+    text = (
+        "Where one system runs at several degrees of freedom n (phase space 2n): the growth "
+        "exponent of each median over seeds against n, the least-squares slope of log(median) "
+        "vs log(n) (value ∝ n^exponent), and the medians per n. Figure: `Figures` → dimension. "
+        "An exponent only summarises a power law: where a curve is none (an error that "
+        "saturates near 1, a time at a fixed budget) read the medians."
+    )
+    return Section(
+        "Dimension sweep",
+        [
+            Para(text),
+            Table(
+                "dimension_exponents", "Growth exponents vs n", tables.dimension_display(data), data
+            ),  # fmt: skip
+            Table(
+                "dimension_medians",
+                "Medians per n",
+                tables.dimension_medians_display(medians),
+                medians,
+            ),  # fmt: skip
+        ],
+    )
+
+
 def failed_section(frame: pd.DataFrame) -> Section:
     data = tables.failed_data(frame)
     if data.empty:
@@ -212,6 +242,7 @@ def build_sections(
         overview(frame, results_dir, bad),
         summary_section(frame),
         matched_accuracy,
+        *[s for s in (dimension_section(frame),) if s is not None],
         failed_section(frame),
         *paper,
         *figure_sections(frame, records, out_dir),

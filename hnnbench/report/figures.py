@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
-from hnnbench.report import matched  # noqa: E402
+from hnnbench.report import matched, tables  # noqa: E402
 from hnnbench.report.document import Figure  # noqa: E402
 from hnnbench.report.frame import as_float  # noqa: E402
 from hnnbench.report.matched import Problem, curve_of  # noqa: E402
@@ -266,6 +266,74 @@ def width_sweep(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
     return save(fig, folder, stem, "Test error and training time vs width (median, min–max)")
 
 
+# ---------------------------------------------------------------- dimension sweep
+
+
+def dimension_sweep(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
+    """Test error and training time vs n (log–log, medians over seeds), one line per method and
+    system, its fitted growth exponent in the legend; when a system runs at several n."""
+    medians = tables.dimension_medians(frame)
+    if medians.empty:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    styles = {
+        system: style for system, style in zip(medians["system"].unique(), "-:-.", strict=False)
+    }
+    for (_, system, method), points in medians.groupby(tables.DIMENSION_KEYS, sort=False):
+        dofs = points["dof"].to_numpy(float)
+        for ax, column in ((left, "test_H_rel_l2"), (right, "train_time_s")):
+            slope = tables.growth_exponent(dofs, points[column].tolist())
+            label = f"{method} ({system}): slope {tables.exponent_text(slope)}"
+            ax.plot(dofs, positive(points[column]), styles.get(system, "-"), marker="o", ms=3,
+                    color=colour(method), label=label)  # fmt: skip
+    left.set(xscale="log", yscale="log", xlabel="degrees of freedom n", ylabel="test rel-L2(H)")
+    right.set(xscale="log", yscale="log", xlabel="degrees of freedom n",
+              ylabel="training time [s]")  # fmt: skip
+    ticks = sorted(medians["dof"].unique())
+    for ax in (left, right):
+        tidy(ax, "")
+        ax.set_xticks(ticks, [str(n) for n in ticks])  # n itself, not powers of ten
+    caption = (
+        "Test error and training time vs degrees of freedom n (phase space 2n), medians over "
+        "seeds, log–log; slope: fitted growth exponent (value ∝ n^slope)"
+    )
+    return save(fig, folder, stem, caption)
+
+
+# ---------------------------------------------------------------- inside vs outside the box
+
+
+def inside_vs_outside(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
+    """Per system and case: paired bars of the median test rel-L2(H) inside the training box
+    and on the shell around it, one pair per method."""
+    complete = ok_rows(frame)
+    complete = complete[np.isfinite(complete["test_outside_H_rel_l2"])]
+
+    def draw(ax, title: str, rows: pd.DataFrame) -> bool:
+        stats = rows.groupby("method", sort=False)[["test_H_rel_l2", "test_outside_H_rel_l2"]]
+        median = stats.median()
+        order = [m for m in METHOD_ORDER if m in median.index]
+        order += [m for m in median.index if m not in order]
+        x = np.arange(len(order))
+        for offset, column, label, hatch in (
+            (-0.2, "test_H_rel_l2", "inside the box", ""),
+            (0.2, "test_outside_H_rel_l2", "outside (shell)", "//"),
+        ):
+            values = positive(median.loc[order, column])
+            ax.bar(x + offset, values, width=0.4, label=label, hatch=hatch,
+                   color=[colour(m) for m in order], edgecolor="black", lw=0.5)  # fmt: skip
+        ax.set_xticks(x, order, fontsize=7)
+        ax.set(yscale="log", ylabel="test rel-L2(H), median")
+        tidy(ax, title)
+        return bool(order)
+
+    caption = (
+        "Test rel-L2(H) inside the training box (plain) and on the shell (box × "
+        "evaluation.outside_scale) minus the box (hatched), median over seeds"
+    )
+    return panel_figure(complete, draw, folder, stem, caption)
+
+
 # ---------------------------------------------------------------- claims (matched accuracy)
 
 
@@ -389,5 +457,7 @@ def group_figures(
         ),
         phase_portraits(frame, records, folder, f"{slug}_phase"),
         width_sweep(frame, folder, f"{slug}_width"),
+        dimension_sweep(frame, folder, f"{slug}_dimension"),
+        inside_vs_outside(frame, folder, f"{slug}_outside"),
     ]  # fmt: skip
     return [f for f in made if f is not None]

@@ -4,7 +4,9 @@ Metrics may be null (failed runs), NaN or ±inf (records store them as strings);
 here is float with NaN for "missing" and ±inf kept. Column ``idx`` points back into the record list
 (curves and rollouts stay in the records). ``lr`` is the trainer's learning rate (NaN for sampled
 runs) and ``setup`` the rest of the trainer config as JSON: together with method, device and width
-they identify one training configuration, whose seeds are pooled.
+they identify one training configuration, whose seeds are pooled. ``dof`` is the system's number
+of degrees of freedom n (the record's ``system_params.dof`` for a scalable system, else half the
+domain's dimension).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from hnnbench.metrics import METRICS
 from hnnbench.report.experiments import claims_group, paper_experiment
 
 TEXT = ("run_id", "status", "error", "name", "system", "trainer", "method", "solver", "device")
-INTS = ("hidden_width", "train_points", "test_points", "seed")
+INTS = ("hidden_width", "train_points", "test_points", "seed", "dof")
+#: a run of at least this many equal consecutive intervals is written once, as [lo,hi]^count
+REPEAT_MIN = 3
 
 
 def as_float(value: Any) -> float:
@@ -50,9 +54,29 @@ def format_bound(value: float) -> str:
 
 
 def format_domain(domain: Sequence[Sequence[float]] | None) -> str:
+    """The box as a product of intervals; repeated ones as ``[lo,hi]^count`` (a 128-dim box
+    would otherwise make a title or table cell 128 intervals long)."""
     if not domain:
         return "?"
-    return "×".join(f"[{format_bound(lo)},{format_bound(hi)}]" for lo, hi in domain)
+    intervals = [f"[{format_bound(lo)},{format_bound(hi)}]" for lo, hi in domain]
+    parts, start = [], 0
+    while start < len(intervals):
+        end = start
+        while end < len(intervals) and intervals[end] == intervals[start]:
+            end += 1
+        count = end - start
+        parts += [f"{intervals[start]}^{count}"] if count >= REPEAT_MIN else intervals[start:end]
+        start = end
+    return "×".join(parts)
+
+
+def record_dof(record: Mapping[str, Any]) -> Any:
+    """n: ``system_params.dof`` when the system has one, else half the domain's dimension."""
+    params = record.get("system_params") or {}
+    if params.get("dof") is not None:
+        return params["dof"]
+    domain = record.get("domain")
+    return len(domain) // 2 if domain else None
 
 
 def format_params(params: Mapping[str, Any] | None) -> str:
@@ -88,7 +112,7 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"idx": index}
     row.update({k: record.get(k) for k in TEXT})
     for key in INTS:
-        value = as_float(record.get(key))
+        value = as_float(record_dof(record) if key == "dof" else record.get(key))
         row[key] = int(value) if math.isfinite(value) else None
     row.update({k: as_float(record.get(k)) for k in METRICS})
     domain = record_domain(record)
@@ -105,11 +129,12 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def to_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per record, in a stable order (group, system, case, method, width, points, seed)."""
+    """One row per record, in a stable order (group, system, n, case, method, width, points,
+    seed): n before the case string, so dof 2 comes before dof 16."""
     frame = pd.DataFrame([row_of(i, r) for i, r in enumerate(records)])
     if frame.empty:
         return frame
     for key in INTS:
         frame[key] = frame[key].astype("Int64")
-    order = ["group", "system", "case", "method", "hidden_width", "train_points", "seed"]
+    order = ["group", "system", "dof", "case", "method", "hidden_width", "train_points", "seed"]
     return frame.sort_values(order, na_position="last", kind="stable").reset_index(drop=True)

@@ -127,10 +127,13 @@ def make_record(
     record.update(
         test_H_rel_l2=error,
         test_grad_rel_l2=error * 3,
+        test_outside_H_rel_l2=error * 40,
+        test_outside_grad_rel_l2=error * 90,
         rollout_rel_error_final=error * 26,
         rollout_rel_error_mean=error * 9,
         energy_drift=error * 5,
         valid_prediction_time=5.0,
+        boundary_valid_prediction_time=2.0,
         rollout=rollout(error, seed=seed),
     )
     return {**record, **extra}
@@ -151,6 +154,29 @@ def synthetic_records() -> list[dict[str, Any]]:
     records.append(
         make_record("uswim", 1, 100, test_H_rel_l2="inf", energy_drift="nan", energy_kwh=None)
     )
+    return records
+
+
+def dimension_records(dofs: tuple[int, ...] = (1, 2, 4, 8)) -> list[dict[str, Any]]:
+    """An fput dimension sweep, 2 seeds: A-SWIM time ∝ n (exponent 1) and error ∝ n^0.5, Adam
+    time constant (a fixed budget) and error ∝ n^2; plus a pendulum run (no sweep)."""
+    records = []
+    for dof in dofs:
+        common = {
+            "name": "dimension",
+            "system": "fput",
+            "system_params": {"beta": 1.0, "dof": dof},
+            "domain": [[-1.0, 1.0]] * (2 * dof),
+        }
+        for seed in range(2):
+            scale = 1 + 0.1 * seed
+            ids = {m: f"dimension-fput{dof}-{m}-{seed}" for m in ("aswim", "adam")}
+            records.append(make_record("aswim", seed, 200, error=1e-4 * dof**0.5 * scale,
+                                       seconds=0.1 * dof * scale, run_id=ids["aswim"],
+                                       **common))  # fmt: skip
+            records.append(make_record("adam", seed, 200, error=1e-3 * dof**2 * scale,
+                                       seconds=10.0, run_id=ids["adam"], **common))  # fmt: skip
+    records.append(make_record("aswim", 0, 200, name="dimension"))
     return records
 
 

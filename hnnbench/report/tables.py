@@ -1,10 +1,14 @@
-"""Summary and failed-run tables from the report frame (matched accuracy: ``matched.py``).
+"""Summary, dimension-sweep and failed-run tables from the report frame (matched accuracy:
+``matched.py``).
 
 Spread is always min–max over seeds (complete runs only); medians ignore NaN and keep ±inf.
 The summary's fixed-budget ratios of a sampled method are Adam's median time (energy) over the
 method's, each side at its own budget, for the same system, case (parameters and domain), width
 and training points: NOT a comparison at equal accuracy. The Adam reference prefers the same
 group (experiment or paper table) and is named in the table.
+
+Dimension sweep: where a group runs one system at several n (``dof``), the medians per n and the
+growth exponents, the least-squares slope of log(median) against log(n) per method.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hnnbench.metrics import summarised
+from hnnbench.metrics import heading, summarised
 from hnnbench.report.document import fmt
 
 # lr: backprop runs at several learning rates are separate rows (a search), never pooled
@@ -155,3 +159,78 @@ def failed_display(data: pd.DataFrame, width: int = 160) -> pd.DataFrame:
     table = data.copy()
     table["error"] = [e if len(e) <= width else e[: width - 1] + "…" for e in table["error"]]
     return table.rename(columns={**LABELS, "run_id": "run"}).map(fmt)
+
+
+# ---------------------------------------------------------------- dimension sweep
+
+#: what the dimension analysis follows against n (median over seeds per n)
+DIMENSION_METRICS = ("train_time_s", "test_H_rel_l2", "test_outside_H_rel_l2")
+DIMENSION_KEYS = ["group", "system", "method"]
+
+
+def growth_exponent(dofs: Sequence[float], values: Sequence[float]) -> float:
+    """Least-squares slope of log(value) against log(n) over the finite, positive values
+    (NaN with fewer than two distinct n): value ∝ n^slope."""
+    pairs = [(n, v) for n, v in zip(dofs, values, strict=True) if n > 0 and 0 < v < math.inf]
+    if len({n for n, _ in pairs}) < 2:
+        return math.nan
+    x, y = np.log([n for n, _ in pairs]), np.log([v for _, v in pairs])
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def dimension_medians(frame: pd.DataFrame) -> pd.DataFrame:
+    """Median over complete seeds per (group, system, method, n) where n takes ≥ 2 values for
+    that (group, system): the points of the dimension figure and table."""
+    complete = frame[frame["status"] == "ok"].dropna(subset=["dof"])
+    keep = complete.groupby(["group", "system"])["dof"].transform("nunique") >= 2
+    swept = complete[keep]
+    if swept.empty:
+        return pd.DataFrame(columns=[*DIMENSION_KEYS, "dof", "runs", *DIMENSION_METRICS])
+    grouped = swept.groupby([*DIMENSION_KEYS, "dof"], sort=True)
+    medians = grouped[list(DIMENSION_METRICS)].median().reset_index()
+    medians.insert(len(DIMENSION_KEYS) + 1, "runs", grouped.size().to_numpy())
+    medians["dof"] = medians["dof"].astype(int)
+    return medians
+
+
+def dimension_data(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (group, system, method): the n range and the growth exponents of training time and
+    of the test (inside and outside) errors against n, fitted to the medians."""
+    medians = dimension_medians(frame)
+    rows = []
+    for key, points in medians.groupby(DIMENSION_KEYS, sort=False):
+        dofs = points["dof"].to_numpy(float)
+        row: dict[str, Any] = dict(zip(DIMENSION_KEYS, key, strict=True))
+        row["dofs"] = ", ".join(str(int(n)) for n in dofs)
+        for metric in DIMENSION_METRICS:
+            row[f"{metric}_exponent"] = growth_exponent(dofs, points[metric].tolist())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def exponent_text(value: float) -> str:
+    """An exponent to two decimals ('—' when unknown; no '-0.00')."""
+    return "—" if math.isnan(value) else f"{round(value, 2) + 0.0:.2f}"
+
+
+def dimension_display(data: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "experiment": data["group"].map(fmt),
+            "system": data["system"].map(fmt),
+            "method": data["method"].map(fmt),
+            "n": data["dofs"],
+            "time exponent": data["train_time_s_exponent"].map(exponent_text),
+            "error exponent (H)": data["test_H_rel_l2_exponent"].map(exponent_text),
+            "outside error exponent (H)": data["test_outside_H_rel_l2_exponent"].map(exponent_text),
+        }
+    )
+
+
+def dimension_medians_display(medians: pd.DataFrame) -> pd.DataFrame:
+    table = pd.DataFrame({LABELS[k]: medians[k].map(fmt) for k in DIMENSION_KEYS})
+    table["n"] = medians["dof"].map(fmt)
+    table["runs"] = medians["runs"].map(fmt)
+    for metric in DIMENSION_METRICS:
+        table[heading(metric)] = medians[metric].map(fmt)
+    return table

@@ -53,11 +53,13 @@ class HamiltonianSystem(ABC):
     """A Hamiltonian system with an analytic H and gradient.
 
     Subclasses set ``name``, ``dof`` and ``defaults`` (parameter name → default value), and
-    implement ``H``, ``grad_H`` and ``default_domain``. Parameters become attributes.
+    implement ``H``, ``grad_H`` and ``default_domain``. Parameters become attributes. ``dof`` is
+    read from the instance, so a subclass may set it per instance (``ScalableSystem``) or once
+    as a class attribute (the fixed-size systems).
     """
 
     name: ClassVar[str]
-    dof: ClassVar[int]
+    dof: int
     defaults: ClassVar[dict[str, float]]
     #: parameters that must be strictly positive (masses, lengths, ...)
     positive: ClassVar[tuple[str, ...]] = ()
@@ -115,7 +117,12 @@ class HamiltonianSystem(ABC):
 
     def describe(self) -> Mapping[str, Any]:
         """What a run record stores about the system."""
-        return {"name": self.name, "params": dict(self.params), "domain": self.domain.tolist()}
+        return {
+            "name": self.name,
+            "dof": self.dof,
+            "params": dict(self.params),
+            "domain": self.domain.tolist(),
+        }
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
@@ -127,3 +134,40 @@ class HamiltonianSystem(ABC):
         if x.ndim != 2 or x.shape[1] != 2 * dof:
             raise ValueError(f"x has shape {x.shape}; expected (N, {2 * dof})")
         return x[:, :dof], x[:, dof:]
+
+
+#: the range of ``dof`` a scalable system accepts (64 degrees of freedom: a 128-dim phase space)
+MIN_DOF, MAX_DOF = 1, 64
+
+
+def validate_dof(dof: Any, name: str) -> int:
+    """``dof`` as an int, or a ValueError naming the value and the allowed range."""
+    # bool is an int subclass and floats such as 3.0 would hide a typo: integers only
+    if isinstance(dof, bool) or not isinstance(dof, (int, np.integer)):
+        raise ValueError(
+            f"dof={dof!r} of {name!r} must be an integer in {MIN_DOF}..{MAX_DOF}, "
+            f"not a {type(dof).__name__}"
+        )
+    if not MIN_DOF <= dof <= MAX_DOF:
+        raise ValueError(f"dof={dof} of {name!r} is out of range; allowed: {MIN_DOF}..{MAX_DOF}")
+    return int(dof)
+
+
+class ScalableSystem(HamiltonianSystem):
+    """A system whose number of degrees of freedom n is a constructor argument (``dof=``)."""
+
+    default_dof: ClassVar[int]
+
+    def __init__(
+        self,
+        domain: Sequence[Sequence[float]] | None = None,
+        dof: int | None = None,
+        **params: Any,
+    ) -> None:
+        # set before the base class builds the default domain, which depends on n
+        self.dof = validate_dof(self.default_dof if dof is None else dof, self.name)
+        super().__init__(domain, **params)
+
+    def __repr__(self) -> str:
+        args = ", ".join([f"dof={self.dof}", *(f"{k}={v:g}" for k, v in self.params.items())])
+        return f"{type(self).__name__}({args})"

@@ -13,7 +13,8 @@ differ by a constant, the part of ẋ outside the range of Q_S.
 * ``triangular_system``  F, f with F upper trapezoidal (r × M, r = min(2n·k, M)) and
   ‖Fc − f‖² = ‖Ac − b‖² − const. When the stack has more rows than M (CPU, float64) its 2n
   blocks, all upper triangular — padded with zero rows when k < M, which keeps them exact — are
-  merged pairwise in parallel by the structured QR of a triangle on a triangle (tpqrt,
+  merged in parallel (each thread folds its share, built block by block) by the structured QR
+  of a triangle on a triangle (tpqrt,
   ≈ (2/3)M³ flops a merge instead of 2·(2nM)·M² for a dense QR of the stack). Otherwise (a
   short stack, 2nk ≤ M, or CUDA / float32) a QR of the stack itself: a wide problem stays wide,
   and its QR costs O((2nk)²·M), not O(M³).
@@ -178,24 +179,41 @@ def merge_blocks(factor: torch.Tensor, scales: torch.Tensor) -> tuple[torch.Tens
 
     The blocks B_d = [R_S D_d | Z_d] are upper trapezoidal (zero below the diagonal), so the
     QR of two stacked blocks is LAPACK's tpqrt with triangular inputs: ≈ (2/3)M³ flops a
-    merge, 2n − 1 merges, done pairwise in parallel. The result is an (M+1) × (M+1) triangle
-    T whose last column holds the rotated right-hand side (T[M, M] is the residual norm).
+    merge, 2n − 1 merges in all. Each worker folds its share of the blocks (d ≡ worker mod
+    workers) into one triangle, building each block just before its merge, then the workers'
+    triangles are merged pairwise: at most two blocks a worker are in memory, not all 2n
+    (which took 2n·(M+1)² doubles: 2 GB at n = 32, M = 2000). The result is an (M+1) × (M+1)
+    triangle T whose last column holds the rotated right-hand side (T[M, M] is the residual
+    norm).
     """
     width, outputs = scales.shape[1], scales.shape[0]
     # rows of R past M have no S part (a constant residual); with fewer than M rows (N < M)
     # the rest of each block stays zero, so the blocks are still triangles and exact
     rows = min(factor.shape[0], width)
-    r_s, z = factor[:rows, :width].numpy(), factor[:rows, width:].numpy()
-    blocks = []
-    for d, scale in enumerate(scales.numpy()):
-        block = np.zeros((width + 1, width + 1), order="F")
-        np.multiply(r_s, scale, out=block[:rows, :width])  # R_S D_d, no temporary
-        block[:rows, width] = z[:, d]
-        blocks.append(block)
+    r_s, z, scale_rows = (
+        factor[:rows, :width].numpy(),
+        factor[:rows, width:].numpy(),
+        scales.numpy(),
+    )
+
+    def block(d: int) -> np.ndarray:
+        out = np.zeros((width + 1, width + 1), order="F")
+        np.multiply(r_s, scale_rows[d], out=out[:rows, :width])  # R_S D_d, no temporary
+        out[:rows, width] = z[:, d]
+        return out
+
+    def fold(share: range) -> np.ndarray:
+        triangle = block(share[0])
+        for d in share[1:]:
+            tpqrt(triangle, block(d), nb=TPQRT_BLOCK)
+        return triangle
+
     flops = merge_flops(width + 1)
     workers = min(torch.get_num_threads(), outputs // 2) if flops >= PARALLEL_FLOPS else 1
+    shares = [range(w, outputs, workers) for w in range(workers)]
     with serial_if_small(flops), parallel_section(workers) as parallel_map:
-        triangle = torch.from_numpy(merge_tree(blocks, parallel_map))
+        folded = list(parallel_map(fold, shares))
+        triangle = torch.from_numpy(merge_tree(folded, parallel_map))
     return triangle[:width, :width], triangle[:width, width]
 
 
