@@ -12,8 +12,9 @@ trainer; ∇Ĥ by one of three ``grad_mode``s, equal in exact arithmetic:
 ``BackpropTrainer.fit`` keeps the bookkeeping every backprop trainer needs: PyTorch's default
 initialisation from the model seed (in the run's dtype, then cast to ``train_dtype``), the
 learning curve every ``eval_every`` steps (training seconds with the evaluations left out, step,
-training loss, test rel-L2 error of H after the anchor shift), the stops (``steps``,
-``max_seconds``, ``target_error``, a non-finite loss = ``diverged``, recorded and never raised),
+training loss, test rel-L2 error of H after the anchor shift) and when the time budget is spent,
+the stops (``steps``, ``max_seconds`` — checked after every step, so a run ends at its budget —,
+``target_error``, a non-finite loss = ``diverged``, recorded and never raised),
 glibc malloc tuning (``malloc.py``) and the final anchor shift Ĥ(x0) = H0. A subclass supplies
 the optimiser (``_start``) and one round of updates (``_advance``).
 """
@@ -261,7 +262,10 @@ class BackpropTrainer(Trainer):
             loss, reached = self._advance(net, step, batches)
             bar.update(reached - step)
             step = reached
-            if not self._due(step):
+            # the budget is checked after every round, so a run stops at it, not up to
+            # eval_every steps later (a curve point is written there)
+            spent = self.max_seconds is not None and self.elapsed() >= self.max_seconds
+            if not (spent or self._due(step)):
                 continue
             synchronize(net.device)
             self._train_seconds += time.perf_counter() - self._started

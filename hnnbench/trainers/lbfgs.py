@@ -5,7 +5,8 @@ default (``batch_size`` for large batches), the fused analytic loss of ``backpro
 A *step* is one L-BFGS iteration (one search direction and its line search, usually 1–3 loss
 and gradient evaluations), so ``steps`` caps iterations. Each ``optimizer.step`` call runs
 ``eval_every`` iterations (its ``max_iter``; L-BFGS keeps its history and step length across
-calls, so the calls continue one run), then the learning curve gets a point; each call
+calls, so the calls continue one run; near ``max_seconds`` a call gets only the iterations that
+the last call's pace fits into the time left), then the learning curve gets a point; each call
 re-evaluates the loss once at its start (≈ 1 evaluation in ``eval_every`` iterations extra, in the
 training clock). With ``batch_size`` set, every call works on the next batch.
 
@@ -18,6 +19,7 @@ the budget decides).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -77,6 +79,7 @@ class LBFGSTrainer(BackpropTrainer):
             line_search_fn="strong_wolfe",
         )
         self._round, self._stalled, self.function_evals_ = 0, False, 0
+        self._seconds_per_iteration = 0.0
         self._last_loss = float("nan")
 
     def _objective(self, x: torch.Tensor, xdot: torch.Tensor) -> torch.Tensor:
@@ -99,15 +102,28 @@ class LBFGSTrainer(BackpropTrainer):
             return loss
 
         group = self._optimizer.param_groups[0]  # read by every call
-        group["max_iter"] = min(self.eval_every, self.steps - step)
+        group["max_iter"] = self._round_length(step)
         # torch caps a call's evaluations, line searches included (max_ls = max_eval − evals so
         # far): room for a full line search (≤ 25 evaluations) at every iteration
         group["max_eval"] = 25 * group["max_iter"] + 1
+        started = self.elapsed()
         self._optimizer.step(closure)
         self._batch = (x, xdot)
         reached = int(self._optimizer.state[self._params[0]].get("n_iter", 0))
         self._stalled = reached == step
+        if reached > step:
+            self._seconds_per_iteration = (self.elapsed() - started) / (reached - step)
         return None, reached
+
+    def _round_length(self, step: int) -> int:
+        """eval_every iterations, fewer at the end of the step budget, and near the time budget
+        as many as the last round's pace fits into the seconds left (at least one), so a run
+        ends close to ``max_seconds`` rather than up to a whole round later."""
+        length = min(self.eval_every, self.steps - step)
+        if self.max_seconds is not None and self._seconds_per_iteration > 0:
+            left = self.max_seconds - self.elapsed()
+            length = min(length, max(1, math.ceil(left / self._seconds_per_iteration)))
+        return length
 
     def _curve_loss(self, loss: torch.Tensor | None) -> float:
         """The batch loss at the weights reached (an evaluation, outside the training clock)."""
