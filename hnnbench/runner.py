@@ -186,7 +186,6 @@ def empty_record(
         system_params={
             k: v for k, v in cfg.system.items() if k not in ("_target_", "name", "domain")
         },
-        **trainer.record_fields(),
         hidden_width=cfg.hidden_width,
         train_points=cfg.train_points,
         test_points=cfg.test_points,
@@ -200,6 +199,7 @@ def empty_record(
         started_at=now(),
         config=resolved,
     )
+    record.update(trainer.record_fields())  # may name the dtype it trained in (train_dtype)
     return record
 
 

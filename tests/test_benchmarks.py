@@ -65,3 +65,33 @@ def test_perf_quick_dimension(tmp_path):
 def test_gpu_check_skips_cleanly_without_cuda():
     done = run("benchmarks/gpu_check.py")
     assert done.returncode == 0 and done.stdout.strip() == "no CUDA device: skipped"
+
+
+def backprop_steps_rows(tmp_path, *args):
+    done = run("benchmarks/backprop_steps.py", "--tiny", *args, "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "steps.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_backprop_steps_tiny(tmp_path):
+    rows = backprop_steps_rows(tmp_path, "--sections", "steps", "--no-compile")
+    assert len(rows) == 2 * 5  # two cases × every variant but compile
+    assert all(r["section"] == "steps" and math.isfinite(float(r["step_s"])) for r in rows)
+    assert all(r["eval_s"] for r in rows if r["variant"].startswith("lbfgs"))
+    assert "### steps" in (tmp_path / "steps.md").read_text()
+
+
+@pytest.mark.slow
+def test_backprop_steps_kernel_section_tiny(tmp_path):
+    kernel = backprop_steps_rows(tmp_path, "--sections", "kernel")
+    assert {(r["variant"], r["malloc_tuning"]) for r in kernel} == {
+        (v, m) for v in ("adam (paper: autograd)", "adam_tuned (default: fused, float64)")
+        for m in ("off", "on")
+    }  # fmt: skip
+    assert {r["malloc"] for r in kernel if r["malloc_tuning"] == "off"} == {"off (not requested)"}
+
+
+def test_backprop_steps_refuses_an_unknown_section(tmp_path):
+    done = run("benchmarks/backprop_steps.py", "--tiny", "--sections", "warp", "--out", tmp_path)
+    assert done.returncode != 0 and "unknown section(s) ['warp']" in done.stderr

@@ -7,7 +7,7 @@ import torch
 from hnnbench import systems
 from hnnbench.data import make_dataset
 from hnnbench.evaluate import rel_l2
-from hnnbench.trainers import AdamTrainer, SampledTrainer
+from hnnbench.trainers import AdamTrainer, AdamTunedTrainer, LBFGSTrainer, SampledTrainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 
@@ -28,8 +28,9 @@ def test_sampled_fit_on_cuda_matches_cpu(data, solver):
     assert errors["cuda"] == pytest.approx(errors["cpu"], rel=0.5)
 
 
-def test_adam_on_cuda(data):
-    trainer = AdamTrainer(64, steps=20, eval_every=10, device="cuda", progress=False)
+@pytest.mark.parametrize("cls", [AdamTrainer, AdamTunedTrainer, LBFGSTrainer])
+def test_backprop_on_cuda(data, cls):
+    trainer = cls(64, steps=20, eval_every=10, device="cuda", progress=False)
     net = trainer.fit(data)
     assert net.device.type == "cuda"
     assert np.isfinite(trainer.learning_curve_[-1]["test_H_rel_l2"])

@@ -82,7 +82,7 @@ SAMPLED_KNOBS = {
 ADAM_KNOBS = {
     "adam_steps": (st.integers(1, 8), ["0", "many"]),
     "trainer.lr": (st.sampled_from(["1e-3", "1e-2"]), ["0", "-1e-3"]),
-    "trainer.batch_size": (st.integers(1, 64), ["0", "all"]),
+    "trainer.batch_size": (st.integers(1, 64), ["-1", "all"]),  # 0 / full: the full batch
     "trainer.eval_every": (st.integers(1, 4), ["0"]),
 }
 SYSTEM_EXTRAS = ["+system.nope=1", "system.domain=[[0,1]]", "system.domain=[[1,0],[0,1]]"]

@@ -73,5 +73,7 @@ class Trainer(ABC):
         return tiny
 
     def record_fields(self) -> dict[str, Any]:
-        """The record's identity fields this trainer fills (``solver``, ``rcond``: None here)."""
+        """The record's identity fields this trainer fills (``solver``, ``rcond``: None here);
+        they override the runner's, so a trainer that computes in another dtype than the run's
+        (backprop ``train_dtype``) also returns ``dtype``."""
         return {"trainer": self.kind, "method": self.method, "solver": None, "rcond": None}
