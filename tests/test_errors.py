@@ -98,7 +98,7 @@ CHECK_CASES = [
     (["trainer=adam", "trainer.steps=0"], r"^trainer: steps=0 must be >= 1$"),
     (["trainer=adam", "trainer.lr=-1"], r"^trainer: lr=-1 must be > 0$"),
     (["trainer=adam", "trainer.batch_size=abc"], r"^trainer: batch_size='abc' must be an integer"),
-    (["trainer=adam", "trainer.batch_size=-3"], r"^trainer: batch_size=-3 must be an integer >= 1, or"),
+    (["trainer=adam", "trainer.batch_size=-3"], r"^trainer: batch_size=-3 must be an integer >= 1"),
     (["trainer=adam", "trainer.grad_mode=x"], r"^trainer: unknown grad_mode 'x'; allowed"),
     (["trainer=adam", "trainer.weight_decay=-1"], r"^trainer: weight_decay=-1 must be >= 0$"),
     (["adam_steps=abc"], r"^adam_steps='abc' must be an integer >= 1$"),
