@@ -92,7 +92,7 @@ FULL = {
     "reps": 3,
 }
 TINY = {  # for tests/test_benchmarks.py: does everything run? (no timing claims)
-    "steps": [(20, 300, 128, 3), (20, 300, None, 3)],
+    "steps": [(20, 300, 128, 3)],
     "kernel": [(50, 300, 128, 3)],
     "reps": 1,
 }
