@@ -1,7 +1,7 @@
 """Per-step cost of the backprop trainers, measured side by side in one run.
 
     python benchmarks/backprop_steps.py          # 12-25 min: results/backprop_steps/threadsT/
-    python benchmarks/backprop_steps.py --quick  # 2-3 min: results/backprop_steps/quick/
+    python benchmarks/backprop_steps.py --quick  # 3-4 min: results/backprop_steps/quick/
     python benchmarks/backprop_steps.py --threads 1 --reps 5 --sections kernel
     python benchmarks/backprop_steps.py --sections steps --cases 5000:10000:full:4 --no-compile
 
@@ -92,7 +92,7 @@ FULL = {
     "reps": 3,
 }
 TINY = {  # for tests/test_benchmarks.py: does everything run? (no timing claims)
-    "steps": [(20, 300, 128, 3), (20, 300, None, 3)],
+    "steps": [(20, 300, 128, 3)],
     "kernel": [(50, 300, 128, 3)],
     "reps": 1,
 }

@@ -10,6 +10,7 @@ import torch
 
 from hnnbench import systems
 from hnnbench.data import make_dataset
+from hnnbench.hardware import torch_threads
 from hnnbench.network import HamiltonianNet
 from hnnbench.runner import run
 from hnnbench.trainers import AdamTrainer, AdamTunedTrainer, LBFGSTrainer, backprop
@@ -29,6 +30,14 @@ TRAINERS = {
     "lbfgs": lambda width, **kw: LBFGSTrainer(width, **{"eval_every": 10, "progress": False, **kw}),
 }
 NAMES = sorted(TRAINERS)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These fits are tiny: one thread is as fast, and never waits at an OpenMP barrier for a
+    second thread that a busy machine has descheduled (2 threads made them 10-50x slower)."""
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +244,7 @@ def test_malloc_tuning_changes_no_bit(grad_mode, spring_data):
     curves = []
     for tuning in (False, True, False):
         trainer = AdamTrainer(
-            300, steps=6, batch_size=512, eval_every=2, grad_mode=grad_mode,
+            200, steps=6, batch_size=512, eval_every=2, grad_mode=grad_mode,
             malloc_tuning=tuning, progress=False,
         )  # fmt: skip
         net = trainer.fit(spring_data)
