@@ -42,16 +42,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from thread_env import threads_from_argv  # the script's folder is on sys.path
 
-def _threads_from_argv() -> None:
-    """``--threads T`` must reach MKL and OpenMP before torch loads."""
-    if "--threads" in sys.argv:
-        value = sys.argv[sys.argv.index("--threads") + 1]
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[name] = value
-
-
-_threads_from_argv()
+threads_from_argv()
 
 import torch  # noqa: E402
 

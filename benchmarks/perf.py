@@ -45,16 +45,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from thread_env import threads_from_argv  # the script's folder is on sys.path
 
-def _threads_from_argv() -> None:
-    """``--threads T`` must reach MKL, OpenMP and OpenBLAS before numpy and torch load."""
-    if "--threads" in sys.argv:
-        value = sys.argv[sys.argv.index("--threads") + 1]
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[name] = value
-
-
-_threads_from_argv()
+threads_from_argv()
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
