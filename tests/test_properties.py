@@ -66,6 +66,7 @@ COMMON = {
     "train_points": (st.integers(2, 50), ["1", "0", "x", "2.5"]),
     "test_points": (st.integers(1, 20), ["0", "-3"]),
     "noise_std": (floats(0, 0.1), ["-0.1", "inf", "nan", "abc"]),
+    "noise_relative": (st.sampled_from(["true", "false"]), ["maybe", "2"]),
     "seed": (st.integers(0, 3), ["-1", "one"]),
     "hardware.dtype": (st.sampled_from(["float32", "float64"]), ["float16", "int"]),
     # 1 only: a run applies its thread count to the whole test process

@@ -12,6 +12,8 @@ coefficients c and the effective rank.
                  σ²/(σ² + λ²) instead of cut at σ = λ; never forms AᵀA, so unlike ``normal``
                  it keeps QR's accuracy (test errors equal to or below gelsd's at the same
                  rcond: benchmarks/README.md).
+                 ``rcond='auto'``: λ chosen by generalised cross-validation on F (one SVD of
+                 F, then the same solve); the only solver with an automatic choice.
 * ``normal``     normal equations AᵀA = (SᵀS) ⊙ (GᵀG) with a small ridge and Cholesky (SᵀS by
                  syrk on CPU): fastest, but squares the condition number — not paper-accurate,
                  used by default only for A-SWIM's first pass (see ``sampled.py``).
@@ -158,9 +160,9 @@ def solve_qr_ridge(problem: GradientLeastSquares, rcond: float | str) -> Solutio
     σ²/(σ² + λ²) instead of cut at σ = λ. λ is at least ε_dtype·σ_max (a ridge below the
     dtype's resolution would do nothing). Reported rank: the width (nothing is truncated).
 
-    ``rcond='auto'``: rcond is the minimiser of GCV (``gcv_scores``) over ``AUTO_GRID``, from one
-    SVD of F (M × M at most: O(M³), the order of one merge); then the same solve with it. The
-    chosen value is returned in ``Solution.rcond``.
+    ``rcond='auto'``: rcond is the minimiser of GCV (``gcv_scores``) over ``AUTO_GRID`` (values
+    below ε replaced by ε), from one SVD of F (M × M at most: O(M³), the order of one merge);
+    then the same solve with it. The chosen value is returned in ``Solution.rcond``.
     """
     auto = rcond == "auto"
     reduced = triangular_system(problem, with_residual=auto)
@@ -170,10 +172,10 @@ def solve_qr_ridge(problem: GradientLeastSquares, rcond: float | str) -> Solutio
         zeros = torch.zeros(problem.width, dtype=rhs.dtype, device=rhs.device)
         return Solution(zeros, 0, AUTO_GRID[0] if auto else None)
     eps = torch.finfo(factor.dtype).eps
-    if auto:
-        grid = np.array(AUTO_GRID)
+    if auto:  # the grid's values below ε act as ε: ε itself is the smallest candidate
+        grid = np.unique(np.maximum(AUTO_GRID, eps))
         equations = problem.x.shape[0] * problem.outputs
-        scores = gcv_scores(factor, rhs, reduced[2], equations, np.maximum(grid, eps) * scale)
+        scores = gcv_scores(factor, rhs, reduced[2], equations, grid * scale)
         rcond = float(grid[int(np.argmin(scores))])
     coef = ridge_solve(factor, rhs, max(rcond, eps) * scale)
     return Solution(coef, problem.width, rcond if auto else None)
