@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import LogFormatterSciNotation, NullFormatter  # noqa: E402
 
 from hnnbench.report import matched, tables  # noqa: E402
 from hnnbench.report.document import Figure  # noqa: E402
@@ -313,6 +313,15 @@ def system_axes(systems: Sequence[str]):
     return fig, dict(zip(systems, axes.flat, strict=False))
 
 
+def label_short_log_axis(ax) -> None:
+    """Label minor ticks of a log y axis spanning less than a decade (an error flat in the
+    swept knob would otherwise show no value at all)."""
+    low, high = ax.get_ylim()
+    if 0 < low and high < 10 * low:
+        ax.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False))
+        ax.tick_params(axis="y", which="minor", labelsize=6)
+
+
 def rcond_sweep(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
     """Median test error vs fixed rcond per system (log–log), one line per sampler; rcond=auto
     a star at the median rcond it chose (its error), with the min–max of its choices."""
@@ -333,6 +342,7 @@ def rcond_sweep(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
         ax.set(xscale="log", yscale="log", xlabel="rcond (λ = rcond·σ_max)",
                ylabel="test rel-L2(H)")  # fmt: skip
         tidy(ax, system)
+        label_short_log_axis(ax)
     caption = (
         "Test error vs the sampled solver's rcond (qr_ridge, λ = rcond·σ_max), medians over "
         "seeds; stars: rcond=auto at the median rcond GCV chose (bars: min–max of its choices)"
@@ -359,6 +369,7 @@ def noise_sweep(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
         ax.set(yscale="log", xlabel=f"noise std{' / RMS(ẋ)' if relative else ''}",
                ylabel="test rel-L2(H)")  # fmt: skip
         tidy(ax, system)
+        label_short_log_axis(ax)
     caption = (
         "Test error vs noise on the training targets (std"
         f"{' relative to the RMS of the exact ẋ' if relative else ''}), medians over seeds; "
