@@ -129,8 +129,13 @@ def make_dataset(
     test_points: int,
     data_seed: int,
     noise_std: float = 0.0,
+    noise_relative: bool = False,
 ) -> Dataset:
-    """Draw train then test points from one generator seeded by ``data_seed``."""
+    """Draw train then test points from one generator seeded by ``data_seed``.
+
+    Noise on the training targets: ẋ + σ·N(0, 1) per component, σ = ``noise_std`` (absolute), or
+    with ``noise_relative`` σ = noise_std × RMS of the exact training targets (all components).
+    """
     if train_points < 2:
         raise ValueError(f"train_points={train_points} must be >= 2")
     if test_points < 1:
@@ -142,7 +147,8 @@ def make_dataset(
     x_test = sample_box(system.domain, test_points, rng)
     xdot_train = system.vector_field(x_train)
     if noise_std > 0:
-        xdot_train = xdot_train + noise_std * rng.standard_normal(xdot_train.shape)
+        scale = float(np.sqrt(np.mean(xdot_train**2))) if noise_relative else 1.0
+        xdot_train = xdot_train + noise_std * scale * rng.standard_normal(xdot_train.shape)
     grad_test = system.grad_H(x_test)
     return Dataset(
         x_train=x_train,

@@ -94,6 +94,7 @@ def validate(cfg: DictConfig) -> None:
     integer("train_points", cfg.train_points, 2)
     integer("test_points", cfg.test_points, 1)
     number("noise_std", cfg.noise_std, minimum=0)
+    flag("noise_relative", cfg.noise_relative)
     integer("seed", cfg.seed, 0)
     for key in ("data_seed", "model_seed", "eval_seed"):
         integer(key, cfg[key], 0, null="from seed")
@@ -190,6 +191,7 @@ def empty_record(
         train_points=cfg.train_points,
         test_points=cfg.test_points,
         noise_std=cfg.noise_std,
+        noise_relative=cfg.noise_relative,
         seed=cfg.seed,
         data_seed=seeds.data,
         model_seed=seeds.model,
@@ -259,7 +261,9 @@ def execute(
 ) -> dict[str, Any]:
     """Data (untimed) → fit (timed, energy) → evaluation; the record fields it produced."""
     threads = apply_threads(cfg.hardware.threads)
-    data = make_dataset(system, cfg.train_points, cfg.test_points, seeds.data, cfg.noise_std)
+    data = make_dataset(
+        system, cfg.train_points, cfg.test_points, seeds.data, cfg.noise_std, cfg.noise_relative
+    )
     evaluation = cfg.evaluation
     initial_states = rollout_initial_states(
         system, evaluation.rollouts, evaluation.horizon, seeds.eval
@@ -289,6 +293,8 @@ def execute(
     fit_info = dict(trainer.fit_info_, energy_hardware=meter.reading.hardware)
     fields["fit_info"] = fit_info
     fields["effective_rank"] = fit_info.get("effective_rank")
+    if fit_info.get("rcond_mode") == "auto":  # the record holds the value GCV chose
+        fields["rcond"] = fit_info.get("rcond")
     fields["learning_curve"] = trainer.learning_curve_ or None  # None: no iterations
     fields["train_time_s"] = fit_wall if trainer.train_time_s_ is None else trainer.train_time_s_
     if trainer.status_ != "ok":

@@ -182,3 +182,27 @@ def test_bad_evaluation_and_dof_settings_are_rejected_before_any_work(overrides,
     with pytest.raises((ValueError, InstantiationException), match=re.escape(message)):
         validate(cfg)
         build(cfg, seeds_of(cfg))
+
+
+def test_noise_and_rcond_sweeps_lite_are_their_full_twins_plus_cuts():
+    def sweep(experiment, *overrides):
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(
+                config_name="config",
+                overrides=[f"experiment={experiment}", *overrides],
+                return_hydra_config=True,
+            )
+        return cfg, dict(cfg.hydra.sweeper.params)
+
+    full, full_sweep = sweep("rcond_sweep")
+    lite, lite_sweep = sweep("rcond_sweep_lite")
+    rconds = "1e-16,1e-15,1e-14,1e-13,1e-12,1e-10,1e-8,auto"
+    assert lite_sweep["trainer.rcond"] == full_sweep["trainer.rcond"] == rconds  # inherited
+    assert (full_sweep["trainer"], lite_sweep["trainer"]) == ("elm,aswim", "aswim")
+    assert lite.hidden_width < full.hidden_width and lite.train_points < full.train_points
+    full, full_sweep = sweep("noise_sweep")
+    lite, lite_sweep = sweep("noise_sweep_lite", "trainer=aswim_auto")
+    assert lite_sweep["noise_std"] == full_sweep["noise_std"] == "0,1e-6,1e-4,1e-2"
+    assert lite.noise_relative and full.noise_relative and lite.trainer.rcond == "auto"
+    assert (full.adam_max_seconds, lite.adam_max_seconds) == (600, 10)
+    assert lite_sweep["system"] == "pendulum,henon_heiles"

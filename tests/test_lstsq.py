@@ -405,3 +405,20 @@ def test_predict_in_chunks_equals_predict(pendulum, monkeypatch):
     monkeypatch.setattr(sampled, "CHUNK_BYTES", 30 * 8 * 100)  # 100 points a chunk
     x = net.as_tensor(pendulum.x_train)
     np.testing.assert_array_equal(predict_in_chunks(net, x), net.predict_H(x))
+
+
+def test_normal_equations_factor_a_singular_float32_gram() -> None:
+    """A-SWIM's first pass on 2 float32 points at width 2 used to stop with a Cholesky error: the
+    default ridge (1e-12 of the diagonal) is below float32's resolution."""
+    from hnnbench.trainers.lstsq.solvers import ridged_cholesky
+
+    row = torch.tensor([[1.0, 2.0]], dtype=torch.float32)
+    gram = row.T @ row  # rank 1
+    assert int(torch.linalg.cholesky_ex(gram + 1e-12 * gram.diagonal().mean() * torch.eye(2))[1])
+    chol = ridged_cholesky(gram, 1e-12)
+    assert torch.allclose(chol @ chol.T, gram, atol=1e-4 * float(gram.max()))
+    # where the first try factors, the result is the former in-place ridge's, bit for bit
+    gram64 = torch.tensor([[4.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
+    former = gram64.clone()
+    former.diagonal().add_(1e-12 * former.diagonal().mean())
+    assert torch.equal(ridged_cholesky(gram64, 1e-12), torch.linalg.cholesky(former))

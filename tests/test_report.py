@@ -19,7 +19,13 @@ from hnnbench.report.compare import flag
 from hnnbench.report.document import LATEX_REPLACEMENTS, booktabs, fmt, html_table, markdown_table
 from hnnbench.report.frame import to_frame
 from hnnbench.report.matched import at_best_data, problems_of
-from hnnbench.report.synthetic import make_record, synthetic_records, write_synthetic
+from hnnbench.report.synthetic import (
+    NOISES,
+    RCONDS,
+    make_record,
+    synthetic_records,
+    write_synthetic,
+)
 from hnnbench.report.tables import summary_data
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -306,3 +312,52 @@ def test_outside_figure_is_skipped_for_records_without_outside_metrics(tmp_path:
     build_report(records, tmp_path / "out")
     stems = {p.stem for p in (tmp_path / "out" / "figures").glob("*.png")}
     assert "synthetic_error_vs_time" in stems and "synthetic_outside" not in stems
+
+
+def test_rcond_sweep_table_flags_auto_and_the_figure_marks_it(tmp_path: Path, monkeypatch) -> None:
+    from hnnbench.report import figures
+    from hnnbench.report.synthetic import rcond_records
+    from hnnbench.report.tables import rcond_data
+
+    records = rcond_records()
+    frame = to_frame(records)
+    data = rcond_data(frame).set_index("system")
+    assert set(data.index) == {"pendulum", "spring"}  # the lone ELM run is no sweep
+    pendulum, spring = data.loc["pendulum"], data.loc["spring"]
+    assert pendulum["best_rcond"] == 1e-16 and pendulum["auto_rcond"] == 1e-14
+    assert pendulum["auto_over_best"] == pytest.approx(1.5) and pendulum["flag"] == ""
+    assert spring["auto_over_best"] == pytest.approx(5.0) and spring["flag"] == "> 3×"
+    assert pendulum["paper_error"] == pytest.approx(1e-13**0.5 * 1e2 * 1.05)  # median of 2 seeds
+    made = figures.rcond_sweep(frame, tmp_path / "figures", "rcond")
+    assert made is not None and made.png.read_bytes().startswith(PNG_MAGIC)
+    monkeypatch.setattr(figures, "group_figures", lambda *args: [])  # tested elsewhere
+    for name in ("claims_error_vs_time", "claims_speedup"):
+        monkeypatch.setattr(figures, name, lambda *args: None)
+    build_report(records, tmp_path / "out")
+    grid = pd.read_csv(tmp_path / "out" / "tables" / "rcond_errors.csv")
+    assert len(grid) == 2 * (len(RCONDS) + 1)  # a row per system × (fixed rcond, auto)
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "## Regularisation (rcond) sweep" in markdown and "flagged: 1 of 2" in markdown
+    assert "aswim-auto" in to_frame(records)["method"].tolist()  # never pooled with fixed
+
+
+def test_noise_sweep_table_and_figure(tmp_path: Path, monkeypatch) -> None:
+    from hnnbench.report import figures
+    from hnnbench.report.synthetic import noise_records
+    from hnnbench.report.tables import noise_display, noise_medians
+
+    records = noise_records()
+    frame = to_frame(records)
+    assert frame["case"].nunique() == len(NOISES)  # noise levels are never pooled
+    medians = noise_medians(frame)
+    assert len(medians) == 3 * len(NOISES) and set(medians["runs"]) == {1}
+    display = noise_display(medians)
+    assert list(display.columns)[-4:] == ["0 rel.", "1e-06 rel.", "0.0001 rel.", "0.01 rel."]
+    made = figures.noise_sweep(frame, tmp_path / "figures", "noise")
+    assert made is not None and made.png.read_bytes().startswith(PNG_MAGIC)
+    monkeypatch.setattr(figures, "group_figures", lambda *args: [])  # tested elsewhere
+    for name in ("claims_error_vs_time", "claims_speedup"):
+        monkeypatch.setattr(figures, name, lambda *args: None)
+    build_report(records, tmp_path / "out")
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "## Noise sweep" in markdown and "Regularisation (rcond) sweep" not in markdown

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from hnnbench.metrics import heading
 from hnnbench.record import BadRecord
 from hnnbench.report import compare, figures, matched, tables, verdicts
 from hnnbench.report.document import (
@@ -140,6 +141,54 @@ def dimension_section(frame: pd.DataFrame) -> Section | None:
     )
 
 
+def rcond_section(frame: pd.DataFrame) -> Section | None:
+    """Error vs the sampled solver's rcond and where rcond=auto lands, when some group runs a
+    sampler on a system at several fixed rcond."""
+    medians = tables.rcond_medians(frame)
+    if medians.empty:
+        return None
+    data = tables.rcond_data(frame)
+    flagged = int((data["flag"] != "").sum()) if len(data) else 0
+    text = (
+        "Where one sampler runs on a system at several fixed rcond (qr_ridge: λ = rcond·σ_max): "
+        f"the median {heading(tables.SWEEP_METRIC)} over seeds per rcond, the best fixed rcond, "
+        "the paper's 1e-13, and rcond=auto (GCV on the reduced system) with the rcond it chose "
+        f"(median [min–max] over seeds). auto / best above {tables.AUTO_TOLERANCE:g}× is "
+        f"flagged: {flagged} of {len(data)}. Figure: `Figures` → rcond."
+    )
+    return Section(
+        "Regularisation (rcond) sweep",
+        [
+            Para(text),
+            Table(
+                "rcond_auto", "Best fixed rcond and rcond=auto", tables.rcond_display(data), data
+            ),  # fmt: skip
+            Table(
+                "rcond_errors",
+                "Median error per rcond",
+                tables.rcond_grid_display(medians),
+                medians,
+            ),  # fmt: skip
+        ],
+    )
+
+
+def noise_section(frame: pd.DataFrame) -> Section | None:
+    """Error vs noise on the training targets, when some group runs a system at several levels."""
+    medians = tables.noise_medians(frame)
+    if medians.empty:
+        return None
+    text = (
+        "Where one system runs at several noise levels on the training targets (`noise_std`; "
+        "'rel.': × the RMS of the exact ẋ): the median "
+        f"{heading(tables.SWEEP_METRIC)} over seeds per level and method (`-auto`: rcond=auto). "
+        "Figure: `Figures` → noise."
+    )
+    table = Table("noise_errors", "Median error per noise level", tables.noise_display(medians),
+                  medians)  # fmt: skip
+    return Section("Noise sweep", [Para(text), table])
+
+
 def failed_section(frame: pd.DataFrame) -> Section:
     data = tables.failed_data(frame)
     if data.empty:
@@ -242,7 +291,11 @@ def build_sections(
         overview(frame, results_dir, bad),
         summary_section(frame),
         matched_accuracy,
-        *[s for s in (dimension_section(frame),) if s is not None],
+        *[
+            s
+            for s in (dimension_section(frame), rcond_section(frame), noise_section(frame))
+            if s is not None
+        ],
         failed_section(frame),
         *paper,
         *figure_sections(frame, records, out_dir),

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import LogFormatterSciNotation, NullFormatter  # noqa: E402
 
 from hnnbench.report import matched, tables  # noqa: E402
 from hnnbench.report.document import Figure  # noqa: E402
@@ -300,6 +300,84 @@ def dimension_sweep(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | No
     return save(fig, folder, stem, caption)
 
 
+# ---------------------------------------------------------------- rcond and noise sweeps
+
+
+def system_axes(systems: Sequence[str]):
+    """One log-scaled panel per system in a row (at most four a row)."""
+    cols = min(len(systems), 4)
+    rows = -(-len(systems) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    for ax in axes.flat[len(systems) :]:
+        ax.set_visible(False)
+    return fig, dict(zip(systems, axes.flat, strict=False))
+
+
+def label_short_log_axis(ax) -> None:
+    """Label minor ticks of a log y axis spanning less than a decade (an error flat in the
+    swept knob would otherwise show no value at all)."""
+    low, high = ax.get_ylim()
+    if 0 < low and high < 10 * low:
+        ax.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False))
+        ax.tick_params(axis="y", which="minor", labelsize=6)
+
+
+def rcond_sweep(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
+    """Median test error vs fixed rcond per system (log–log), one line per sampler; rcond=auto
+    a star at the median rcond it chose (its error), with the min–max of its choices."""
+    medians = tables.rcond_medians(frame)
+    if medians.empty:
+        return None
+    fig, axes = system_axes(list(medians["system"].unique()))
+    for (_, system, method), points in medians.groupby(tables.RCOND_KEYS, sort=False):
+        ax, fixed = axes[system], points[points["rcond_mode"] == "fixed"]
+        ax.plot(fixed["rcond"], positive(fixed[tables.SWEEP_METRIC]), "-o", ms=3,
+                color=colour(method), label=f"{method}, fixed rcond")  # fmt: skip
+        for _, auto in points[points["rcond_mode"] == "auto"].iterrows():
+            span = [[auto["rcond"] - auto["rcond_low"]], [auto["rcond_high"] - auto["rcond"]]]
+            ax.errorbar([auto["rcond"]], positive([auto[tables.SWEEP_METRIC]]), xerr=span,
+                        marker="*", ms=10, capsize=2, ls="none", color=colour(method),
+                        mec="black", mew=0.5, label=f"{method}, auto (GCV)")  # fmt: skip
+    for system, ax in axes.items():
+        ax.set(xscale="log", yscale="log", xlabel="rcond (λ = rcond·σ_max)",
+               ylabel="test rel-L2(H)")  # fmt: skip
+        tidy(ax, system)
+        label_short_log_axis(ax)
+    caption = (
+        "Test error vs the sampled solver's rcond (qr_ridge, λ = rcond·σ_max), medians over "
+        "seeds; stars: rcond=auto at the median rcond GCV chose (bars: min–max of its choices)"
+    )
+    return save(fig, folder, stem, caption)
+
+
+def noise_sweep(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
+    """Median test error vs target-noise level per system, one line per method (auto dashed);
+    the levels equally spaced (0 has no place on a log axis)."""
+    medians = tables.noise_medians(frame)
+    if medians.empty:
+        return None
+    levels = sorted(medians["noise_std"].unique())
+    relative = bool(medians["noise_relative"].any())
+    fig, axes = system_axes(list(medians["system"].unique()))
+    for (_, system, method), points in medians.groupby(tables.NOISE_KEYS, sort=False):
+        x = [levels.index(v) for v in points["noise_std"]]
+        base = method.removesuffix("-auto")
+        axes[system].plot(x, positive(points[tables.SWEEP_METRIC]), "--" if base != method else "-",
+                          marker="o", ms=3, color=colour(base), label=method)  # fmt: skip
+    for system, ax in axes.items():
+        ax.set_xticks(range(len(levels)), [f"{v:g}" for v in levels])
+        ax.set(yscale="log", xlabel=f"noise std{' / RMS(ẋ)' if relative else ''}",
+               ylabel="test rel-L2(H)")  # fmt: skip
+        tidy(ax, system)
+        label_short_log_axis(ax)
+    caption = (
+        "Test error vs noise on the training targets (std"
+        f"{' relative to the RMS of the exact ẋ' if relative else ''}), medians over seeds; "
+        "dashed: rcond=auto"
+    )
+    return save(fig, folder, stem, caption)
+
+
 # ---------------------------------------------------------------- inside vs outside the box
 
 
@@ -458,6 +536,8 @@ def group_figures(
         phase_portraits(frame, records, folder, f"{slug}_phase"),
         width_sweep(frame, folder, f"{slug}_width"),
         dimension_sweep(frame, folder, f"{slug}_dimension"),
+        rcond_sweep(frame, folder, f"{slug}_rcond"),
+        noise_sweep(frame, folder, f"{slug}_noise"),
         inside_vs_outside(frame, folder, f"{slug}_outside"),
     ]  # fmt: skip
     return [f for f in made if f is not None]

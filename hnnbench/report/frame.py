@@ -6,7 +6,11 @@ here is float with NaN for "missing" and ±inf kept. Column ``idx`` points back 
 runs) and ``setup`` the rest of the trainer config as JSON: together with method, device and width
 they identify one training configuration, whose seeds are pooled. ``dof`` is the system's number
 of degrees of freedom n (the record's ``system_params.dof`` for a scalable system, else half the
-domain's dimension).
+domain's dimension). ``rcond`` / ``rcond_mode`` are the sampled solver's regularisation (the
+chosen value under ``auto``); an ``auto`` run's method reads ``<method>-auto`` (``base_method``
+keeps the sampler), so it is never pooled with the fixed-rcond runs. ``noise_std`` /
+``noise_relative``: the target noise; a noisy run's case names it, so noise levels are never
+pooled either.
 """
 
 from __future__ import annotations
@@ -125,6 +129,14 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     row["trainer"] = trainer_kind(record)
     row["device"] = row["device"] or "cpu"
     row["lr"], row["setup"] = trainer_setup(record)
+    row["rcond"], row["rcond_mode"] = as_float(record.get("rcond")), record.get("rcond_mode")
+    row["base_method"] = row["method"]
+    if row["rcond_mode"] == "auto":
+        row["method"] = f"{row['method']}-auto"
+    row["noise_std"] = as_float(record.get("noise_std"))
+    row["noise_relative"] = bool(record.get("noise_relative"))
+    if row["noise_std"] > 0:
+        row["case"] += f"; noise {row['noise_std']:g}{' rel.' if row['noise_relative'] else ''}"
     return row
 
 

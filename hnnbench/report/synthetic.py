@@ -180,6 +180,87 @@ def dimension_records(dofs: tuple[int, ...] = (1, 2, 4, 8)) -> list[dict[str, An
     return records
 
 
+RCONDS = (1e-16, 1e-14, 1e-13, 1e-12, 1e-10)
+
+
+def rcond_records() -> list[dict[str, Any]]:
+    """An rcond sweep of A-SWIM, 2 seeds, on the pendulum (error ∝ rcond^0.5, auto at 1e-14 with
+    the best error's 1.5×) and the spring (error flat at 1e-4, auto at 1e-10 but 5× worse: it is
+    flagged); plus an ELM run at one rcond (no sweep)."""
+    records = []
+    for system, domain in (("pendulum", PENDULUM_DOMAIN), ("spring", SPRING_DOMAIN)):
+        common = {"name": "rcond", "system": system, "domain": domain}
+        for seed in range(2):
+            scale = 1 + 0.1 * seed
+            for rcond in RCONDS:
+                error = (rcond**0.5 * 1e2 if system == "pendulum" else 1e-4) * scale
+                records.append(
+                    make_record(
+                        "aswim",
+                        seed,
+                        200,
+                        error=error,
+                        rcond=rcond,
+                        rcond_mode="fixed",
+                        run_id=f"rc-{system}-{rcond:g}-{seed}",
+                        **common,
+                    )
+                )
+            auto_error = (1.5e-6 if system == "pendulum" else 5e-4) * scale
+            records.append(
+                make_record(
+                    "aswim",
+                    seed,
+                    200,
+                    error=auto_error,
+                    rcond=1e-14 if system == "pendulum" else 1e-10,
+                    rcond_mode="auto",
+                    run_id=f"rc-{system}-auto-{seed}",
+                    **common,
+                )
+            )
+    records.append(make_record("elm", 0, 200, name="rcond", rcond=1e-13, rcond_mode="fixed"))
+    return records
+
+
+NOISES = (0.0, 1e-6, 1e-4, 1e-2)
+
+
+def noise_records() -> list[dict[str, Any]]:
+    """A relative-noise sweep on the pendulum, one seed: A-SWIM error = max(1e-8, level), auto
+    half of it; Adam flat at 1e-3."""
+    records = []
+    for level in NOISES:
+        common = {"name": "noise", "noise_std": level, "noise_relative": True}
+        tag = f"{level:g}"
+        records.append(
+            make_record(
+                "aswim",
+                0,
+                200,
+                error=max(1e-8, level),
+                rcond=1e-13,
+                rcond_mode="fixed",
+                run_id=f"nz-aswim-{tag}",
+                **common,
+            )
+        )
+        records.append(
+            make_record(
+                "aswim",
+                0,
+                200,
+                error=max(1e-8, level) / 2,
+                rcond=1e-10,
+                rcond_mode="auto",
+                run_id=f"nz-auto-{tag}",
+                **common,
+            )
+        )
+        records.append(make_record("adam", 0, 200, error=1e-3, run_id=f"nz-adam-{tag}", **common))
+    return records
+
+
 LADDER = {25: (1e-3, 0.02), 50: (2e-4, 0.04), 100: (3e-5, 0.1), 200: (4e-6, 0.3), 400: (5e-7, 1.0)}
 
 

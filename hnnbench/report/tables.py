@@ -9,6 +9,11 @@ group (experiment or paper table) and is named in the table.
 
 Dimension sweep: where a group runs one system at several n (``dof``), the medians per n and the
 growth exponents, the least-squares slope of log(median) against log(n) per method.
+
+Regularisation (rcond) sweep: where a group runs one sampled method on one system at several fixed
+rcond, the median error per rcond, the best fixed rcond, and where ``rcond=auto`` lands (its chosen
+rcond and error, and auto / best, flagged above ``AUTO_TOLERANCE``). Noise sweep: where a group
+runs one system at several target-noise levels, the median error per level and method.
 """
 
 from __future__ import annotations
@@ -234,3 +239,136 @@ def dimension_medians_display(medians: pd.DataFrame) -> pd.DataFrame:
     for metric in DIMENSION_METRICS:
         table[heading(metric)] = medians[metric].map(fmt)
     return table
+
+
+# ---------------------------------------------------------------- rcond and noise sweeps
+
+#: the error the rcond and noise sweeps follow
+SWEEP_METRIC = "test_H_rel_l2"
+#: auto is flagged when its error exceeds this multiple of the best fixed rcond's
+AUTO_TOLERANCE = 3.0
+RCOND_KEYS = ["group", "system", "base_method"]
+
+
+def rcond_medians(frame: pd.DataFrame) -> pd.DataFrame:
+    """Median error (and median chosen rcond) per (group, system, sampler, rcond mode, rcond)
+    where that (group, system, sampler) runs ≥ 2 fixed rcond; auto runs pooled into one row."""
+    columns = [*RCOND_KEYS, "rcond_mode", "rcond", "runs", SWEEP_METRIC, "rcond_low", "rcond_high"]
+    complete = frame[(frame["status"] == "ok") & frame["rcond_mode"].notna()]
+    fixed = complete[complete["rcond_mode"] == "fixed"]
+    counts = fixed.groupby(RCOND_KEYS)["rcond"].nunique()
+    swept = counts[counts >= 2].index
+    complete = complete.set_index(RCOND_KEYS)
+    complete = complete[complete.index.isin(swept)].reset_index()
+    if complete.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for key, runs in complete.groupby([*RCOND_KEYS, "rcond_mode"], sort=True):
+        by = runs.groupby("rcond") if key[-1] == "fixed" else [(math.nan, runs)]
+        for rcond, points in by:
+            chosen = points["rcond"].to_numpy(float)
+            rows.append({
+                **dict(zip([*RCOND_KEYS, "rcond_mode"], key, strict=True)),
+                "rcond": float(np.median(chosen)) if key[-1] == "auto" else rcond,
+                "runs": len(points),
+                SWEEP_METRIC: float(points[SWEEP_METRIC].median()),
+                "rcond_low": float(chosen.min()),
+                "rcond_high": float(chosen.max()),
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def rcond_data(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (group, system, sampler): best fixed rcond and its error, the paper's 1e-13 error,
+    auto's chosen rcond (median, min–max over seeds) and error, and auto / best."""
+    medians = rcond_medians(frame)
+    rows = []
+    for key, points in medians.groupby(RCOND_KEYS, sort=False):
+        fixed = points[points["rcond_mode"] == "fixed"].dropna(subset=[SWEEP_METRIC])
+        auto = points[points["rcond_mode"] == "auto"]
+        if fixed.empty:
+            continue
+        best = fixed.loc[fixed[SWEEP_METRIC].idxmin()]
+        paper = fixed[np.isclose(fixed["rcond"], 1e-13, rtol=1e-6, atol=0)]
+        row: dict[str, Any] = dict(zip(RCOND_KEYS, key, strict=True))
+        row.update(
+            best_rcond=best["rcond"],
+            best_error=best[SWEEP_METRIC],
+            paper_error=paper[SWEEP_METRIC].iloc[0] if len(paper) else math.nan,
+            auto_rcond=auto["rcond"].iloc[0] if len(auto) else math.nan,
+            auto_rcond_low=auto["rcond_low"].iloc[0] if len(auto) else math.nan,
+            auto_rcond_high=auto["rcond_high"].iloc[0] if len(auto) else math.nan,
+            auto_error=auto[SWEEP_METRIC].iloc[0] if len(auto) else math.nan,
+        )
+        row["auto_over_best"] = row["auto_error"] / row["best_error"]
+        row["flag"] = "> 3×" if row["auto_over_best"] > AUTO_TOLERANCE else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def rcond_display(data: pd.DataFrame) -> pd.DataFrame:
+    def chosen(row: pd.Series) -> str:
+        return cell(row["auto_rcond"], row["auto_rcond_low"], row["auto_rcond_high"])
+
+    return pd.DataFrame(
+        {
+            "experiment": data["group"].map(fmt),
+            "system": data["system"].map(fmt),
+            "method": data["base_method"].map(fmt),
+            "best fixed rcond": data["best_rcond"].map(fmt),
+            "its error (H)": data["best_error"].map(fmt),
+            "error at 1e-13 (H)": data["paper_error"].map(fmt),
+            "auto: rcond chosen": data.apply(chosen, axis=1) if len(data) else [],
+            "auto: error (H)": data["auto_error"].map(fmt),
+            "auto / best": data["auto_over_best"].map(fmt),
+            "flag": data["flag"],
+        }
+    )
+
+
+def rcond_grid_display(medians: pd.DataFrame) -> pd.DataFrame:
+    """Median error per rcond (columns, fixed values then auto), a row per system and sampler."""
+    label = medians.apply(
+        lambda r: "auto" if r["rcond_mode"] == "auto" else f"{r['rcond']:g}", axis=1
+    )
+    wide = medians.assign(column=label).pivot_table(
+        index=["group", "system", "base_method"], columns="column", values=SWEEP_METRIC,
+        aggfunc="first", sort=False,
+    )  # fmt: skip
+    order = sorted((c for c in wide.columns if c != "auto"), key=float)
+    order += ["auto"] if "auto" in wide.columns else []
+    wide = wide[order].reset_index()
+    table = wide.rename(columns={"group": "experiment", "base_method": "method"})
+    return table.map(fmt)
+
+
+NOISE_KEYS = ["group", "system", "method"]
+
+
+def noise_medians(frame: pd.DataFrame) -> pd.DataFrame:
+    """Median error per (group, system, method, noise level) where that (group, system) runs
+    ≥ 2 noise levels: the points of the noise figure and table."""
+    columns = [*NOISE_KEYS, "noise_std", "noise_relative", "runs", SWEEP_METRIC]
+    complete = frame[frame["status"] == "ok"].dropna(subset=["noise_std"])
+    keep = complete.groupby(["group", "system"])["noise_std"].transform("nunique") >= 2
+    swept = complete[keep]
+    if swept.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = swept.groupby([*NOISE_KEYS, "noise_std"], sort=True)
+    medians = grouped[[SWEEP_METRIC]].median().reset_index()
+    medians.insert(len(NOISE_KEYS) + 1, "noise_relative", grouped["noise_relative"].any().values)
+    medians.insert(len(NOISE_KEYS) + 2, "runs", grouped.size().to_numpy())
+    return medians[columns]
+
+
+def noise_display(medians: pd.DataFrame) -> pd.DataFrame:
+    """Median error per noise level (columns), a row per system and method."""
+    label = medians.apply(
+        lambda r: f"{r['noise_std']:g}{' rel.' if r['noise_relative'] else ''}", axis=1
+    )
+    wide = medians.assign(column=label).pivot_table(
+        index=NOISE_KEYS, columns="column", values=SWEEP_METRIC, aggfunc="first", sort=False
+    )
+    order = sorted(wide.columns, key=lambda c: float(c.split()[0]))
+    wide = wide[order].reset_index().rename(columns={"group": "experiment"})
+    return wide.map(fmt)

@@ -16,6 +16,10 @@ training point, and the random stream is the same either way. The defaults were 
 ``benchmarks/perf.py`` (evidence in ``benchmarks/README.md``): test errors of the same class as an
 exact first pass, at a fraction of its cost.
 
+``rcond='auto'`` (solver ``qr_ridge``): the final solve's λ = rcond·σ_max is chosen by
+generalised cross-validation on the reduced system (``lstsq/solvers.py``); ``fit_info_`` and the
+record hold the chosen rcond, with ``rcond_mode='auto'``.
+
 For a pair, d = ‖x_to − x_from‖ (clipped at 1e-10), s2 = artanh(½) = ½ ln 3, s1 = 2 s2,
 w = s1 (x_to − x_from) / d², b = −w·x_from − s2, so tanh(w·x_from + b) = −½ and
 tanh(w·x_to + b) = +½. N·max(1, ⌈M/N⌉) candidate pairs are drawn; M distinct ones are chosen.
@@ -29,11 +33,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from hnnbench.checks import choice, integer, number
+from hnnbench.checks import ConfigError, choice, integer, number
 from hnnbench.data import Dataset
 from hnnbench.network import HamiltonianNet
 from hnnbench.trainers.base import Trainer
 from hnnbench.trainers.lstsq import CHUNK_BYTES, GradientLeastSquares, check_solver, solve
+from hnnbench.trainers.lstsq.solvers import check_auto
 
 METHODS = ("elm", "uswim", "swim", "aswim")
 SCALE_OFFSET = 0.5 * math.log(3.0)  # s2 = artanh(1/2)
@@ -118,7 +123,7 @@ class SampledTrainer(Trainer):
         hidden_width: int,
         method: str = "aswim",
         solver: str = "qr_ridge",
-        rcond: float = 1e-13,
+        rcond: float | str = 1e-13,
         model_seed: int = 992472,
         device: str = "cpu",
         dtype: str = "float64",
@@ -127,17 +132,30 @@ class SampledTrainer(Trainer):
     ) -> None:
         super().__init__(hidden_width, model_seed, device, dtype)
         choice("method", method, METHODS)
-        number("rcond", rcond, above=0, below=1)
+        if rcond != "auto":
+            try:
+                number("rcond", rcond, above=0, below=1)
+            except ConfigError as err:
+                raise ConfigError(f"{err} or 'auto'") from None
         if first_pass_points not in (None, "auto"):
             integer("first_pass_points", first_pass_points, 2, null="all points; or 'auto'")
         self.method = method
         self.solver = check_solver(solver)
-        self.rcond = float(rcond)
+        self.rcond = rcond if rcond == "auto" else float(rcond)
         self.first_pass_solver = check_solver(first_pass_solver or solver)
+        check_auto(self.solver, rcond)
+        if method == "aswim":
+            check_auto(self.first_pass_solver, rcond, key="first_pass_solver")
         self.first_pass_points = first_pass_points
 
     def record_fields(self) -> dict[str, Any]:
-        return {**super().record_fields(), "solver": self.solver, "rcond": self.rcond}
+        mode = "auto" if self.rcond == "auto" else "fixed"
+        return {
+            **super().record_fields(),
+            "solver": self.solver,
+            "rcond": self.rcond,
+            "rcond_mode": mode,
+        }
 
     def fit(self, data: Dataset) -> HamiltonianNet:
         if self.method == "swim" and data.H_train is None:
@@ -152,6 +170,7 @@ class SampledTrainer(Trainer):
         x = net.as_tensor(data.x_train)
         xdot = net.as_tensor(data.xdot_train)
         ranks: list[int] = []
+        self.chosen_rcond_: float | None = None
         first_pass: dict[str, Any] = {}
         if self.method == "elm":
             weights = elm_weights(data.domain, x.shape[1], self.hidden_width, rng)
@@ -177,10 +196,13 @@ class SampledTrainer(Trainer):
                     data.x_train, choose_pairs(pairs, probabilities, self.hidden_width, rng)
                 )
         ranks.append(self._solve_last_layer(net, weights, x, xdot, data, self.solver))
+        auto = self.rcond == "auto"
         self.fit_info_ = {
             "method": self.method,
             "solver": self.solver,
-            "rcond": self.rcond,
+            # 'auto': the value GCV chose for the final solve (``lstsq/solvers.py``)
+            "rcond": self.chosen_rcond_ if auto else self.rcond,
+            "rcond_mode": "auto" if auto else "fixed",
             "effective_rank": ranks[-1],
             "effective_ranks": ranks,
         }
@@ -202,6 +224,8 @@ class SampledTrainer(Trainer):
         hidden_weight, hidden_bias = net.as_tensor(weights[0]), net.as_tensor(weights[1])
         problem = GradientLeastSquares(x, xdot, hidden_weight, hidden_bias)
         solution = solve(solver, problem, self.rcond)
+        if solution.rcond is not None:
+            self.chosen_rcond_ = solution.rcond
         net.set_weights(hidden_weight, hidden_bias, solution.coef, 0.0)
         net.shift_to_anchor(data.anchor, data.anchor_H)
         return solution.effective_rank

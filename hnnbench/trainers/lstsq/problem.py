@@ -92,6 +92,7 @@ class GradientLeastSquares:
 class Solution:
     coef: torch.Tensor  # (M,)
     effective_rank: int
+    rcond: float | None = None  # the rcond chosen when it was 'auto' (qr_ridge's GCV)
 
 
 def is_cpu_float64(tensor: torch.Tensor) -> bool:

@@ -12,6 +12,8 @@ coefficients c and the effective rank.
                  σ²/(σ² + λ²) instead of cut at σ = λ; never forms AᵀA, so unlike ``normal``
                  it keeps QR's accuracy (test errors equal to or below gelsd's at the same
                  rcond: benchmarks/README.md).
+                 ``rcond='auto'``: λ chosen by generalised cross-validation on F (one SVD of
+                 F, then the same solve); the only solver with an automatic choice.
 * ``normal``     normal equations AᵀA = (SᵀS) ⊙ (GᵀG) with a small ridge and Cholesky (SᵀS by
                  syrk on CPU): fastest, but squares the condition number — not paper-accurate,
                  used by default only for A-SWIM's first pass (see ``sampled.py``).
@@ -29,7 +31,7 @@ import numpy as np
 import torch
 from scipy.linalg import blas
 
-from hnnbench.checks import choice
+from hnnbench.checks import ConfigError, choice
 from hnnbench.trainers.lapack import tpqrt
 from hnnbench.trainers.lstsq.problem import GradientLeastSquares, Solution, is_cpu_float64
 from hnnbench.trainers.lstsq.streaming import (
@@ -113,7 +115,43 @@ def with_ridge(
     return packed[:width, :width], packed[:width, width]
 
 
-def solve_qr_ridge(problem: GradientLeastSquares, rcond: float) -> Solution:
+#: rcond values GCV chooses among for ``rcond='auto'``: 1e-16 … 1e-4, four a decade
+AUTO_GRID = tuple(10.0 ** (k / 4) for k in range(-64, -15))
+
+
+def gcv_scores(
+    factor: torch.Tensor,
+    rhs: torch.Tensor,
+    discarded: float,
+    equations: int,
+    ridges: np.ndarray,
+) -> np.ndarray:
+    """Generalised cross-validation GCV(λ) = m‖Ac_λ − b‖² / (m − Σ σ²/(σ² + λ²))² of the
+    Tikhonov solutions c_λ, for each λ in ``ridges``, from the reduced system alone.
+
+    m = ``equations`` (rows of A), σ the singular values of F (those of A), β = Uᵀf; then
+    ‖Ac_λ − b‖² = Σ (λ²/(σ² + λ²))² β² + discarded² (the part of b the reduction set aside:
+    the noise floor) and the trace term is the effective number of parameters. A λ whose
+    denominator is not positive (as many parameters as equations) scores inf.
+    """
+    u, sigma, _ = np.linalg.svd(factor.double().cpu().numpy(), full_matrices=False)
+    beta = u.T @ rhs.double().cpu().numpy()
+    s2, l2 = sigma[None, :] ** 2, np.asarray(ridges, dtype=float)[:, None] ** 2
+    damped = l2 / (s2 + l2)
+    residual = ((damped * beta[None, :]) ** 2).sum(axis=1) + discarded**2
+    freedom = equations - (s2 / (s2 + l2)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where(freedom > 0, equations * residual / freedom**2, np.inf)
+    return scores
+
+
+def ridge_solve(factor: torch.Tensor, rhs: torch.Tensor, ridge: float) -> torch.Tensor:
+    """The Tikhonov coefficients for one λ: R of [F; λI] and a triangular solve."""
+    triangle, rhs = with_ridge(factor, rhs, ridge)
+    return torch.linalg.solve_triangular(triangle, rhs[:, None], upper=True)[:, 0]
+
+
+def solve_qr_ridge(problem: GradientLeastSquares, rcond: float | str) -> Solution:
     """Tikhonov least squares min ‖Ac − b‖² + λ²‖c‖² with λ = rcond·σ_max(A), solved stably.
 
     The trapezoid F of ``qr_svd`` (same reduction and merges), then the R factor of [F; λI]
@@ -121,15 +159,26 @@ def solve_qr_ridge(problem: GradientLeastSquares, rcond: float) -> Solution:
     defined whatever the shape; directions with σ ≪ λ are damped by
     σ²/(σ² + λ²) instead of cut at σ = λ. λ is at least ε_dtype·σ_max (a ridge below the
     dtype's resolution would do nothing). Reported rank: the width (nothing is truncated).
+
+    ``rcond='auto'``: rcond is the minimiser of GCV (``gcv_scores``) over ``AUTO_GRID`` (values
+    below ε replaced by ε), from one SVD of F (M × M at most: O(M³), the order of one merge);
+    then the same solve with it. The chosen value is returned in ``Solution.rcond``.
     """
-    factor, rhs = triangular_system(problem)
+    auto = rcond == "auto"
+    reduced = triangular_system(problem, with_residual=auto)
+    factor, rhs = reduced[0], reduced[1]
     scale = spectral_norm(factor)
     if scale == 0:  # A = 0: the minimum-norm solution
-        return Solution(torch.zeros(problem.width, dtype=rhs.dtype, device=rhs.device), 0)
-    ridge = max(rcond, torch.finfo(factor.dtype).eps) * scale
-    triangle, rhs = with_ridge(factor, rhs, ridge)
-    coef = torch.linalg.solve_triangular(triangle, rhs[:, None], upper=True)[:, 0]
-    return Solution(coef, problem.width)
+        zeros = torch.zeros(problem.width, dtype=rhs.dtype, device=rhs.device)
+        return Solution(zeros, 0, AUTO_GRID[0] if auto else None)
+    eps = torch.finfo(factor.dtype).eps
+    if auto:  # the grid's values below ε act as ε: ε itself is the smallest candidate
+        grid = np.unique(np.maximum(AUTO_GRID, eps))
+        equations = problem.x.shape[0] * problem.outputs
+        scores = gcv_scores(factor, rhs, reduced[2], equations, grid * scale)
+        rcond = float(grid[int(np.argmin(scores))])
+    coef = ridge_solve(factor, rhs, max(rcond, eps) * scale)
+    return Solution(coef, problem.width, rcond if auto else None)
 
 
 def augmented_gram(problem: GradientLeastSquares) -> torch.Tensor:
@@ -152,9 +201,24 @@ def solve_normal(problem: GradientLeastSquares, rcond: float, ridge: float = 1e-
     augmented = augmented_gram(problem)
     gram = augmented[:width, :width] * (scales.T @ scales)
     rhs = (scales.T * augmented[:width, width:]).sum(dim=1)
-    gram.diagonal().add_(ridge * gram.diagonal().mean())
-    chol = torch.linalg.cholesky(gram)
+    chol = ridged_cholesky(gram, ridge)
     return Solution(torch.cholesky_solve(rhs[:, None], chol)[:, 0], width)
+
+
+def ridged_cholesky(gram: torch.Tensor, ridge: float, tries: int = 16) -> torch.Tensor:
+    """Cholesky of gram + ridge·mean(diag)·I. Where that does not factor (a singular Gram
+    matrix, or a ridge below float32's resolution) the ridge grows tenfold until it does, so a
+    valid tiny or rank-deficient problem never fails; where the first try factors, nothing
+    changes."""
+    scale = float(gram.diagonal().mean()) or 1.0
+    eye = torch.eye(len(gram), dtype=gram.dtype, device=gram.device)
+    for attempt in range(tries):
+        chol, info = torch.linalg.cholesky_ex(gram + ridge * 10.0**attempt * scale * eye)
+        if int(info) == 0:
+            return chol
+    raise RuntimeError(
+        f"the normal equations did not factor even with ridge {ridge * 10.0**attempt:g}"
+    )
 
 
 SOLVERS: dict[str, Callable[[GradientLeastSquares, float], Solution]] = {
@@ -165,10 +229,24 @@ SOLVERS: dict[str, Callable[[GradientLeastSquares, float], Solution]] = {
 }
 
 
+#: the solvers that accept ``rcond='auto'`` (``normal`` ignores rcond, so it takes any)
+AUTO_SOLVERS = ("qr_ridge", "normal")
+
+
 def check_solver(name: str) -> str:
     return choice("solver", name, SOLVERS)
 
 
-def solve(name: str, problem: GradientLeastSquares, rcond: float) -> Solution:
-    """Least-squares coefficients c of the last layer with the named solver."""
-    return SOLVERS[check_solver(name)](problem, rcond)
+def check_auto(name: str, rcond: float | str, key: str = "solver") -> None:
+    """Refuse rcond='auto' with a solver that has no automatic choice (one-line ConfigError)."""
+    if rcond == "auto" and name not in AUTO_SOLVERS:
+        raise ConfigError(
+            f"{key}={name!r} has no rcond='auto' (GCV); allowed with auto: {list(AUTO_SOLVERS)}"
+        )
+
+
+def solve(name: str, problem: GradientLeastSquares, rcond: float | str) -> Solution:
+    """Least-squares coefficients c of the last layer with the named solver (rcond='auto':
+    GCV's choice, ``qr_ridge`` only; ``normal`` ignores rcond)."""
+    check_auto(check_solver(name), rcond)
+    return SOLVERS[name](problem, rcond)

@@ -174,7 +174,9 @@ def reduced_system(factor: torch.Tensor, scales: torch.Tensor) -> tuple[torch.Te
     return matrix, rhs
 
 
-def merge_blocks(factor: torch.Tensor, scales: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def merge_blocks(
+    factor: torch.Tensor, scales: torch.Tensor, with_residual: bool = False
+) -> tuple[torch.Tensor, ...]:
     """Merge the blocks of the reduced system, given R of [S | ẋ] and G = J Wᵀ (float64, CPU).
 
     The blocks B_d = [R_S D_d | Z_d] are upper trapezoidal (zero below the diagonal), so the
@@ -184,7 +186,8 @@ def merge_blocks(factor: torch.Tensor, scales: torch.Tensor) -> tuple[torch.Tens
     triangles are merged pairwise: at most two blocks a worker are in memory, not all 2n
     (which took 2n·(M+1)² doubles: 2 GB at n = 32, M = 2000). The result is an (M+1) × (M+1)
     triangle T whose last column holds the rotated right-hand side (T[M, M] is the residual
-    norm).
+    norm). ``with_residual``: also the norm of everything the reduction discards (T[M, M] and
+    the rows of R past M), so that ‖Ac − b‖² = ‖Fc − f‖² + residual² exactly.
     """
     width, outputs = scales.shape[1], scales.shape[0]
     # rows of R past M have no S part (a constant residual); with fewer than M rows (N < M)
@@ -214,16 +217,27 @@ def merge_blocks(factor: torch.Tensor, scales: torch.Tensor) -> tuple[torch.Tens
     with serial_if_small(flops), parallel_section(workers) as parallel_map:
         folded = list(parallel_map(fold, shares))
         triangle = torch.from_numpy(merge_tree(folded, parallel_map))
-    return triangle[:width, :width], triangle[:width, width]
+    if not with_residual:
+        return triangle[:width, :width], triangle[:width, width]
+    discarded = math.hypot(float(triangle[width, width]), float(factor[width:, width:].norm()))
+    return triangle[:width, :width], triangle[:width, width], discarded
 
 
-def triangular_system(problem: GradientLeastSquares) -> tuple[torch.Tensor, torch.Tensor]:
+def triangular_system(
+    problem: GradientLeastSquares, with_residual: bool = False
+) -> tuple[torch.Tensor, ...]:
     """Upper trapezoidal F (r × M, r = min(2n·k, M)) and f with the least-squares problem
     ‖Fc − f‖ equal to A's (same minimisers, residuals up to a constant): block merges on
-    CPU/float64 when the stack is taller than M, else a QR of the stacked reduction."""
+    CPU/float64 when the stack is taller than M, else a QR of the stacked reduction.
+    ``with_residual``: also that constant's square root, the residual norm the reduction
+    discards (‖Ac − b‖² = ‖Fc − f‖² + residual²; what GCV needs, ``solvers.py``)."""
     factor, scales, width = data_factor(problem), problem.column_scales(), problem.width
     if is_cpu_float64(factor) and problem.outputs * min(factor.shape[0], width) > width:
-        return merge_blocks(factor, scales)
+        return merge_blocks(factor, scales, with_residual)
     matrix, rhs = reduced_system(factor, scales)
-    packed = triangular_factor(torch.cat([matrix, rhs[:, None]], dim=1))[:width]
-    return packed[:, :-1], packed[:, -1]
+    packed = triangular_factor(torch.cat([matrix, rhs[:, None]], dim=1))
+    if not with_residual:
+        return packed[:width, :-1], packed[:width, -1]
+    # rows of R past M (the stack includes them) left one more row: its last entry
+    discarded = float(packed[width:, -1].norm()) if packed.shape[0] > width else 0.0
+    return packed[:width, :-1], packed[:width, -1], discarded
