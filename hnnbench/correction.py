@@ -7,9 +7,12 @@ Hamiltonian of Ĥ for that method (Hairer, Lubich, Wanner, ch. IX), so
     none:   H ≈ Ĥ                                                      error O(h)
     first:  H ≈ Ĥ + (h/2) Ĥ_q·Ĥ_p                                      error O(h²) (the paper's)
     second: H ≈ Ĥ + (h/2) Ĥ_q·Ĥ_p
-                  + (h²/12) (Ĥ_qᵀ Ĥ_pp Ĥ_q + Ĥ_pᵀ Ĥ_qq Ĥ_p + 4 Ĥ_qᵀ Ĥ_qp Ĥ_p)    error O(h³)
+                  + (h²/12) (Ĥ_qᵀ Ĥ_pp Ĥ_q + Ĥ_pᵀ Ĥ_qq Ĥ_p + 4 Ĥ_pᵀ Ĥ_qp Ĥ_q)    error O(h³)
 
-with the network's analytic ∇Ĥ and Hessian quadratic forms (n degrees of freedom); the additive
+with (Ĥ_qp)_kl = ∂²Ĥ/∂q_k∂p_l, so the cross term is Σ_kl Ĥ_{p_k} Ĥ_{q_k p_l} Ĥ_{q_l}: Ĥ_p meets
+the q index (tests/test_snapshots.py checks the n-dof form on 2 degrees of freedom, where the
+other contraction, Ĥ_qᵀ Ĥ_qp Ĥ_p, leaves the error at O(h²)). Computed from the network's
+analytic ∇Ĥ and Hessian quadratic forms (n degrees of freedom); the additive
 constant is fixed at the anchor afterwards. The correction changes the H metrics only: ∇Ĥ, ẋ̂
 and the rollouts stay the network's own (the paper corrects H; a corrected vector field would
 need third derivatives for the second order).
@@ -42,10 +45,12 @@ def corrected_H(net: HamiltonianNet, x: torch.Tensor, h: float, order: str) -> t
         zero = torch.zeros_like(gq)
         q_part = torch.cat([zero, gq], dim=-1)  # Ĥ_q placed in the p slots: Ĥ_qᵀ Ĥ_pp Ĥ_q
         p_part = torch.cat([gp, zero], dim=-1)  # Ĥ_p placed in the q slots: Ĥ_pᵀ Ĥ_qq Ĥ_p
+        # cross term Σ_kl Ĥ_{p_k} ∂²Ĥ/∂q_k∂p_l Ĥ_{q_l}: Ĥ_p contracts the q index (with Ĥ_q
+        # there instead, the same in one dof, the 2-dof test sees no third order)
         quadratic = (
             net.hessian_form(x, q_part, q_part)
             + net.hessian_form(x, p_part, p_part)
-            + 4 * net.hessian_form(x, torch.cat([gq, zero], -1), torch.cat([zero, gp], -1))
+            + 4 * net.hessian_form(x, p_part, q_part)
         )
         value = value + (h**2 / 12) * quadratic
     return value
