@@ -20,6 +20,10 @@ from hnnbench.data import DataSource, flow, make_dataset, pair_targets
 from hnnbench.evaluate import rel_l2
 from hnnbench.network import HamiltonianNet
 from hnnbench.record import read_record
+from hnnbench.report.compare import compare, load_published, parse_params
+from hnnbench.report.figures import error_vs_step, step_medians
+from hnnbench.report.frame import to_frame
+from hnnbench.report.synthetic import make_record
 from hnnbench.runner import run
 from hnnbench.trainers import AdamTrainer, SampledTrainer
 from test_config import composed
@@ -216,3 +220,61 @@ def test_both_trainers_see_the_same_pairs_through_the_runner(tmp_path: Path, mon
         assert record["observations"] == 4 and record["trajectories"] == 20
         assert record["correction"] == "first" and record["state_noise_std"] == 0.0
         assert record["data_time_s"] > 0
+
+
+def snapshot_records(error_of) -> list[dict]:
+    """Synthetic A-SWIM records of the lite error-correction experiment, two seeds a cell."""
+    return [
+        make_record(
+            "aswim",
+            seed=seed,
+            width=200,
+            points=2500,
+            name="paper_error_correction_lite",
+            domain=PENDULUM["domain"],
+            error=error_of(h, correction),
+            data_source="snapshots",
+            dt_obs=h,
+            correction=correction,
+            state_noise_std=0.0,
+            run_id=f"{h}-{correction}-{seed}",
+        )
+        for h in (0.1, 0.2, 0.4)
+        for correction in CORRECTIONS
+        for seed in (0, 1)
+    ]
+
+
+def test_the_paper_comparison_matches_snapshot_cells_by_step_and_correction() -> None:
+    assert parse_params("frequency=1; data=snapshots; dt_obs=0.05; correction=none") == {
+        "frequency": 1.0,
+        "data": "snapshots",
+        "dt_obs": 0.05,
+        "correction": "none",
+    }
+    published = load_published()
+    table = published[published["table"] == "error_correction"]
+    value = {  # the published error of each (h, correction)
+        (parse_params(p)["dt_obs"], parse_params(p)["correction"]): e
+        for p, e in zip(table["params"], table["test_H_rel_l2"], strict=True)
+    }
+    records = snapshot_records(lambda h, c: 2 * value.get((h, c), 1e-6))
+    data = compare(to_frame(records), records, published)
+    assert len(data) == 9  # 3 steps × 3 corrections: never pooled
+    matched = data[data["published_cell"] == "exact"]
+    assert len(matched) == 6 and np.allclose(matched["error_ratio"], 2.0)
+    assert (
+        data[data["case"].str.endswith("correction second")]["published_cell"]
+        == "no published cell"
+    ).all()
+
+
+def test_the_error_vs_step_figure(tmp_path: Path) -> None:
+    records = snapshot_records(lambda h, c: h ** EXPECTED[c])
+    frame = to_frame(records)
+    medians = step_medians(frame)
+    assert len(medians) == 9 and set(medians["correction"]) == set(CORRECTIONS)
+    figure = error_vs_step(frame, tmp_path, "steps")
+    assert figure is not None and (tmp_path / "steps.png").stat().st_size > 0
+    # derivative records alone (or a single h) draw nothing
+    assert error_vs_step(to_frame([make_record("aswim")]), tmp_path, "none") is None
