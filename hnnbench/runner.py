@@ -5,7 +5,8 @@ Timing boundary (identical for every trainer): ``fit_wall_time_s`` is the wall c
 synchronised before both clock reads). ``train_time_s`` is the trainer's own clock
 (``Trainer.train_time_s_``, e.g. Adam's, which also excludes the learning-curve evaluations
 inside ``fit``) when it keeps one, else the wall clock. Energy is tracked over the same ``fit``
-call (learning-curve evaluations included).
+call (learning-curve evaluations included). Generating the training data (``data/`` group:
+derivatives, snapshots, trajectories) is outside that boundary; its wall clock is ``data_time_s``.
 
 The runner only talks to the ``Trainer`` interface (``trainers/base.py``) and the model
 interface (``model.py``): no trainer-specific code here.
