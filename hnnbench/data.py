@@ -1,6 +1,13 @@
 """Datasets: uniform box sampling, exact targets ẋ = J∇H, optional noise, rollout initial states,
 and the points outside the box (a shell around it) and near its boundary.
 
+Training data come from one of three sources (``DataSource``, Hydra group ``data/``):
+``derivatives`` (exact ẋ at uniform points), ``snapshots`` (pairs x_n → Φ_h(x_n) from uniform
+x_n) and ``trajectories`` (R orbits of L observations, cut into consecutive pairs). A pair
+becomes one training point: the finite-difference quotient (x_{n+1} − x_n)/h attached at
+(q_{n+1}, p_n), where the symplectic Euler step of Ĥ reproduces it exactly. Test points are
+uniform with exact H, ∇H and ẋ whatever the source.
+
 Seeds are separate: the data seed draws train and test points, the evaluation seed draws the
 rollout initial conditions, the outside points and the boundary initial states (each from its
 own stream of that seed), and the model seed (used by the trainers) draws the network.
@@ -12,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from hnnbench.ground_truth import stays_inside
+from hnnbench.ground_truth import stays_inside, true_trajectories
 from hnnbench.systems import HamiltonianSystem
 
 
@@ -123,6 +130,76 @@ def boundary_initial_states(
     return np.clip(states, system.domain[:, 0], system.domain[:, 1])
 
 
+SOURCES = ("derivatives", "snapshots", "trajectories")
+#: tolerance (rtol and atol) of the exact flow Φ_h behind snapshot and trajectory data
+FLOW_TOL = 1e-13
+#: states integrated together as one stacked ODE: DOP853's error norm is an RMS over the whole
+#: stack, so a bounded stack keeps every state's own error near the tolerance
+FLOW_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the training data come from (the ``data`` config group)."""
+
+    source: str = "derivatives"
+    dt_obs: float | None = None  # h, snapshots and trajectories
+    observations: int | None = None  # L, trajectories
+    trajectories: int | None = None  # R, trajectories (None: from train_points)
+    state_noise_std: float = 0.0  # Gaussian noise on observed states
+
+    def start_count(self, train_points: int) -> int:
+        """How many uniform states are drawn: one per training point (derivatives, snapshots);
+        R for trajectories, the explicit value, else enough orbits of L − 1 pairs."""
+        if self.source != "trajectories":
+            return train_points
+        if self.trajectories is not None:
+            return int(self.trajectories)
+        return -(-train_points // (int(self.observations) - 1))
+
+
+def flow(
+    system: HamiltonianSystem, states: np.ndarray, times: np.ndarray, tol: float = FLOW_TOL
+) -> np.ndarray:
+    """The exact flow (DOP853) from each state to each of ``times`` (first 0): (T, N, 2n).
+
+    Vectorised: ``FLOW_CHUNK`` states at a time form one stacked ODE."""
+    parts = [
+        true_trajectories(system, states[start : start + FLOW_CHUNK], times, tol)
+        for start in range(0, len(states), FLOW_CHUNK)
+    ]
+    return np.concatenate(parts, axis=1)
+
+
+def pair_targets(before: np.ndarray, after: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Training inputs (q_{n+1}, p_n) and targets (x_{n+1} − x_n)/h of snapshot pairs: there
+    one symplectic Euler step q⁺ = q + h ∂Ĥ/∂p, p⁺ = p − h ∂Ĥ/∂q of Ĥ reproduces the pair."""
+    dof = before.shape[1] // 2
+    inputs = np.concatenate([after[:, :dof], before[:, dof:]], axis=1)
+    return inputs, (after - before) / h
+
+
+def observed_pairs(
+    system: HamiltonianSystem,
+    source: DataSource,
+    train_points: int,
+    starts: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x_n, x_{n+1}) pairs, ``train_points`` of them, observed from ``starts`` (noisy states
+    when ``state_noise_std`` > 0): one step per start (snapshots) or L − 1 (trajectories)."""
+    h = float(source.dt_obs)
+    steps = 1 if source.source == "snapshots" else int(source.observations) - 1
+    states = flow(system, starts, h * np.arange(steps + 1))  # (L, R, 2n)
+    if source.state_noise_std > 0:
+        states = states + source.state_noise_std * rng.standard_normal(states.shape)
+    dim = states.shape[-1]
+    # trajectory by trajectory: (R, L − 1, 2n) → (R·(L − 1), 2n), the first train_points
+    before = states[:-1].transpose(1, 0, 2).reshape(-1, dim)[:train_points]
+    after = states[1:].transpose(1, 0, 2).reshape(-1, dim)[:train_points]
+    return before, after
+
+
 def make_dataset(
     system: HamiltonianSystem,
     train_points: int,
@@ -130,22 +207,36 @@ def make_dataset(
     data_seed: int,
     noise_std: float = 0.0,
     noise_relative: bool = False,
+    source: DataSource | None = None,
 ) -> Dataset:
-    """Draw train then test points from one generator seeded by ``data_seed``.
+    """Draw the training starts then the test points from one generator seeded by
+    ``data_seed`` (so every source has the same test points), then any noise.
 
-    Noise on the training targets: ẋ + σ·N(0, 1) per component, σ = ``noise_std`` (absolute), or
-    with ``noise_relative`` σ = noise_std × RMS of the exact training targets (all components).
+    Derivatives: the starts are the training points, targets the exact ẋ; noise on the
+    targets ẋ + σ·N(0, 1) per component, σ = ``noise_std`` (absolute), or with
+    ``noise_relative`` σ = noise_std × RMS of the exact training targets (all components).
+    Snapshots / trajectories: the starts are flowed exactly and cut into pairs
+    (``pair_targets``); ``noise_std`` must be 0 (their noise is on the states).
     """
+    source = source or DataSource()
     if train_points < 2:
         raise ValueError(f"train_points={train_points} must be >= 2")
     if test_points < 1:
         raise ValueError(f"test_points={test_points} must be >= 1")
     if noise_std < 0:
         raise ValueError(f"noise_std={noise_std} must be >= 0")
+    if source.source not in SOURCES:
+        raise ValueError(f"unknown data source {source.source!r}; allowed: {list(SOURCES)}")
+    if source.source != "derivatives" and noise_std > 0:
+        raise ValueError(f"noise_std={noise_std} is target noise: use data.state_noise_std")
     rng = np.random.default_rng(data_seed)
-    x_train = sample_box(system.domain, train_points, rng)
+    x_train = sample_box(system.domain, source.start_count(train_points), rng)
     x_test = sample_box(system.domain, test_points, rng)
-    xdot_train = system.vector_field(x_train)
+    if source.source == "derivatives":
+        xdot_train = system.vector_field(x_train)
+    else:
+        before, after = observed_pairs(system, source, train_points, x_train, rng)
+        x_train, xdot_train = pair_targets(before, after, float(source.dt_obs))
     if noise_std > 0:
         scale = float(np.sqrt(np.mean(xdot_train**2))) if noise_relative else 1.0
         xdot_train = xdot_train + noise_std * scale * rng.standard_normal(xdot_train.shape)

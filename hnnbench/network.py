@@ -3,6 +3,7 @@
     Ĥ(x) = Σ_j c_j tanh(w_j·x + b_j) + c_0
     ∇Ĥ(x) = Σ_j c_j (1 − tanh²(w_j·x + b_j)) w_j        (analytic, no autograd needed)
     ẋ̂ = J ∇Ĥ(x),   J = [[0, I], [−I, 0]]
+    ∇²Ĥ(x) = Σ_j c_j (−2 t_j (1 − t_j²)) w_j w_jᵀ,   t_j = tanh(w_j·x + b_j)   (analytic)
 
 Weights live in two ``torch.nn.Linear`` layers (hidden: W, b; output: c, c_0), so the Adam trainer
 gets PyTorch's default initialisation and the sampled trainer simply overwrites the weights.
@@ -71,6 +72,21 @@ class HamiltonianNet(torch.nn.Module):
     def vector_field(self, x: torch.Tensor) -> torch.Tensor:
         """ẋ̂ = J ∇Ĥ(x)."""
         return apply_J_torch(self.grad(x))
+
+    def _curvature(self, x: torch.Tensor) -> torch.Tensor:
+        """c_j · tanh''(w_j·x + b_j) per point and neuron (N, M): tanh'' = −2t(1 − t²)."""
+        t = torch.tanh(self.hidden(x))
+        return -2 * t * (1 - t**2) * self.output.weight
+
+    def hessian(self, x: torch.Tensor) -> torch.Tensor:
+        """Analytic ∇²Ĥ(x), shape (N, 2n, 2n)."""
+        w = self.hidden.weight  # (M, 2n)
+        return torch.einsum("nm,mi,mj->nij", self._curvature(x), w, w)
+
+    def hessian_form(self, x: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """uᵀ ∇²Ĥ(x) v per point (u, v: (N, 2n)) → (N,), without forming the (2n)² Hessian."""
+        w = self.hidden.weight
+        return (self._curvature(x) * (u @ w.T) * (v @ w.T)).sum(-1)
 
     @torch.no_grad()
     def set_weights(

@@ -5,7 +5,8 @@ Timing boundary (identical for every trainer): ``fit_wall_time_s`` is the wall c
 synchronised before both clock reads). ``train_time_s`` is the trainer's own clock
 (``Trainer.train_time_s_``, e.g. Adam's, which also excludes the learning-curve evaluations
 inside ``fit``) when it keeps one, else the wall clock. Energy is tracked over the same ``fit``
-call (learning-curve evaluations included).
+call (learning-curve evaluations included). Generating the training data (``data/`` group:
+derivatives, snapshots, trajectories) is outside that boundary; its wall clock is ``data_time_s``.
 
 The runner only talks to the ``Trainer`` interface (``trainers/base.py``) and the model
 interface (``model.py``): no trainer-specific code here.
@@ -37,7 +38,10 @@ from hnnbench.checks import (
     text,
     writable_folder,
 )
+from hnnbench.correction import CORRECTIONS, corrected
 from hnnbench.data import (
+    SOURCES,
+    DataSource,
     boundary_initial_states,
     make_dataset,
     make_outside_set,
@@ -115,10 +119,43 @@ def validate(cfg: DictConfig) -> None:
     integer("evaluation.outside_points", evaluation.outside_points, 1)
     integer("evaluation.boundary_rollouts", evaluation.boundary_rollouts, 1)
     number("evaluation.boundary_fraction", evaluation.boundary_fraction, above=0, below=1)
+    source = data_source(cfg)
+    correction = choice("evaluation.correction", evaluation.correction, CORRECTIONS)
+    if correction != "none" and source.source == "derivatives":
+        raise ConfigError(
+            f"evaluation.correction={correction!r} corrects an Ĥ learned from snapshot pairs; "
+            "with data=derivatives use correction=none (or data=snapshots / trajectories)"
+        )
     flag("energy.enabled", cfg.energy.enabled)
     if cfg.energy.output_dir is not None:
         text("energy.output_dir", cfg.energy.output_dir)
     check_hardware(cfg.hardware.device, cfg.hardware.dtype, cfg.hardware.threads)
+
+
+def data_source(cfg: DictConfig) -> DataSource:
+    """The checked ``data`` group (derivatives, snapshots, trajectories) as a DataSource."""
+    data = cfg.data
+    source = choice("data.source", data.source, SOURCES)
+    if source == "derivatives":
+        return DataSource()
+    if cfg.noise_std != 0:
+        raise ConfigError(
+            f"noise_std={cfg.noise_std!r} is noise on exact derivatives; with "
+            f"data={source} use data.state_noise_std (noise on the observed states)"
+        )
+    dt_obs = number("data.dt_obs", data.dt_obs, above=0)
+    noise = number("data.state_noise_std", data.state_noise_std, minimum=0)
+    if source == "snapshots":
+        return DataSource(source, float(dt_obs), state_noise_std=float(noise))
+    observations = integer("data.observations", data.observations, 2)
+    count = integer("data.trajectories", data.trajectories, 1, null="from train_points")
+    if count is not None and count * (observations - 1) != cfg.train_points:
+        raise ConfigError(
+            f"data.trajectories={count} × (data.observations − 1 = {observations - 1}) pairs "
+            f"must equal train_points={cfg.train_points} (or data.trajectories=null: "
+            "⌈train_points / (observations − 1)⌉ trajectories)"
+        )
+    return DataSource(source, float(dt_obs), observations, count, float(noise))
 
 
 def check(cfg: DictConfig) -> tuple[Any, Trainer]:
@@ -179,6 +216,7 @@ def empty_record(
 ) -> dict[str, Any]:
     """Every schema field, filled with what is known before the run starts."""
     record: dict[str, Any] = dict.fromkeys(FIELDS)
+    source = data_source(cfg)
     record.update(
         schema_version=SCHEMA_VERSION,
         run_id=run_id,
@@ -192,6 +230,14 @@ def empty_record(
         test_points=cfg.test_points,
         noise_std=cfg.noise_std,
         noise_relative=cfg.noise_relative,
+        data_source=source.source,
+        dt_obs=source.dt_obs,
+        observations=source.observations,
+        trajectories=None
+        if source.source != "trajectories"
+        else source.start_count(cfg.train_points),
+        state_noise_std=None if source.source == "derivatives" else source.state_noise_std,
+        correction=cfg.evaluation.correction,
         seed=cfg.seed,
         data_seed=seeds.data,
         model_seed=seeds.model,
@@ -261,9 +307,18 @@ def execute(
 ) -> dict[str, Any]:
     """Data (untimed) → fit (timed, energy) → evaluation; the record fields it produced."""
     threads = apply_threads(cfg.hardware.threads)
+    source = data_source(cfg)
+    start = time.perf_counter()
     data = make_dataset(
-        system, cfg.train_points, cfg.test_points, seeds.data, cfg.noise_std, cfg.noise_relative
+        system,
+        cfg.train_points,
+        cfg.test_points,
+        seeds.data,
+        cfg.noise_std,
+        cfg.noise_relative,
+        source,
     )
+    data_time = time.perf_counter() - start
     evaluation = cfg.evaluation
     initial_states = rollout_initial_states(
         system, evaluation.rollouts, evaluation.horizon, seeds.eval
@@ -287,6 +342,7 @@ def execute(
     fields: dict[str, Any] = {
         "threads": threads,
         "fit_wall_time_s": fit_wall,
+        "data_time_s": data_time,
         **meter.reading.as_dict(),
     }
     fields.pop("hardware")
@@ -309,7 +365,9 @@ def execute(
         evaluation.energy_floor,
         boundary,
     )
-    fields.update(evaluate(model, data, system, settings, outside))
+    # the backward-error correction changes Ĥ for the H metrics only (correction.py)
+    scored = corrected(model, evaluation.correction, source.dt_obs, data.anchor, data.anchor_H)
+    fields.update(evaluate(scored, data, system, settings, outside))
     fields["status"] = "ok"
     if cfg.save_model:
         out_dir.mkdir(parents=True, exist_ok=True)

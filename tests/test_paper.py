@@ -65,6 +65,14 @@ def _override_text(value) -> str:
 def test_paper_experiment_composes(composed: dict, name: str) -> None:
     cfg, values = composed[name]
     assert cfg.name == name
+    if name.startswith("paper_error_correction"):  # the limited-data table: one method, small
+        assert (cfg.hidden_width, cfg.train_points, cfg.test_points) == (200, 2500, 2500)
+        assert cfg.trainer.method == "aswim" and cfg.data.source == "snapshots"
+        assert cfg.trainer.solver == "gelsd" and cfg.trainer.rcond == 1e-13
+        assert values["data.dt_obs"] == [0.05, 0.1, 0.2, 0.4, 0.8]
+        assert values["evaluation.correction"] == ["none", "first", "second"]
+        assert len(values["seed"]) == (3 if name.endswith("_lite") else 10)
+        return
     assert cfg.hidden_width >= 500 and cfg.train_points >= 1000
     trainers = values["trainer"]
     if name.split("_lite")[0].endswith("_adam"):

@@ -26,6 +26,10 @@ def test_multirun_writes_complete_records(tmp_path, tiny_args):
         assert record["energy_method"] in ("rapl", "nvml", "estimated") or record["energy_error"]
         assert record["environment"]["torch"] and record["config"]["hidden_width"] == 16
         assert len(record["domain"]) == 2 and record["domain"][0][0] < record["domain"][0][1]
+        # the default data source, its (untimed) generation measured, no correction
+        assert record["data_source"] == "derivatives" and record["correction"] == "none"
+        assert record["dt_obs"] is None and record["state_noise_std"] is None
+        assert 0 < record["data_time_s"] < record["fit_wall_time_s"] + 10
     kinds = {(r["system"], r["trainer"]) for r in found}
     assert kinds == {(s, t) for s in ("spring", "pendulum") for t in ("sampled", "backprop")}
     adam = [r for r in found if r["method"] == "adam"]

@@ -50,22 +50,44 @@ def parse_domain(text: str) -> list[list[float]]:
     return box
 
 
-def parse_params(text: str) -> dict[str, float]:
-    """'alpha=-2,beta=-1' → dict; chained 'm1=m2=g=1' gives every name the value."""
-    params: dict[str, float] = {}
-    for part in str(text).split(","):
+def parse_params(text: str) -> dict[str, float | str]:
+    """'alpha=-2,beta=-1' → dict; chained 'm1=m2=g=1' gives every name the value; parts may be
+    separated by ';' too, and a value that is not a number stays text ('data=snapshots')."""
+    params: dict[str, float | str] = {}
+    for part in re.split(r"[,;]", str(text)):
         names = part.strip().split("=")
         if len(names) < 2:
             continue
-        params.update({name.strip(): float(names[-1]) for name in names[:-1]})
+        value = names[-1].strip()
+        try:
+            parsed: float | str = float(value)
+        except ValueError:
+            parsed = value
+        params.update({name.strip(): parsed for name in names[:-1]})
     return params
 
 
-def same_params(ours: Mapping[str, Any], published: Mapping[str, float]) -> bool:
-    return all(
-        key in ours and math.isclose(float(ours[key]), value, rel_tol=1e-9, abs_tol=1e-12)
-        for key, value in published.items()
-    )
+def same_value(ours: Any, published: float | str) -> bool:
+    if isinstance(published, str) or ours is None or isinstance(ours, str):
+        return str(ours) == str(published)
+    return math.isclose(float(ours), published, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def same_params(ours: Mapping[str, Any], published: Mapping[str, float | str]) -> bool:
+    return all(key in ours and same_value(ours[key], value) for key, value in published.items())
+
+
+def match_params(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The system's parameters plus, for records that have them, the data source, the
+    observation step and the correction (the published cells of snapshot tables name them)."""
+    params = dict(record.get("system_params") or {})
+    if record.get("data_source") is not None:
+        params.update(
+            data=record["data_source"],
+            dt_obs=record.get("dt_obs"),
+            correction=record.get("correction"),
+        )
+    return params
 
 
 def same_domain(ours: Sequence[Sequence[float]] | None, published: list[list[float]]) -> bool:
@@ -112,7 +134,7 @@ def our_cells(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> list
                 "group": first["group"],
                 "system": first["system"],
                 "case": first["case"],
-                "system_params": records[first["idx"]].get("system_params") or {},
+                "system_params": match_params(records[first["idx"]]),
                 "domain": first["domain"],
                 "method": first["method"],
                 "hidden_width": int(first["hidden_width"]),

@@ -378,6 +378,64 @@ def noise_sweep(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
     return save(fig, folder, stem, caption)
 
 
+# ---------------------------------------------------------------- learning from snapshots
+
+#: correction → (colour, the order of its error in h: the slope of its guide line)
+CORRECTION_ORDER = {"none": ("tab:blue", 1), "first": ("tab:orange", 2), "second": ("tab:green", 3)}
+STEP_KEYS = ["system", "case_base", "method", "data_source", "state_noise_std", "correction"]
+
+
+def step_medians(frame: pd.DataFrame) -> pd.DataFrame:
+    """Median test rel-L2(H) over seeds per (system, parameters and domain, method, source,
+    state noise, correction, h), for runs learned from snapshots or trajectories, where that
+    combination ran at ≥ 2 observation steps h."""
+    runs = ok_rows(frame)
+    if runs.empty or "data_source" not in runs:
+        return pd.DataFrame()
+    runs = runs[runs["data_source"] != "derivatives"].copy()
+    if runs.empty:
+        return pd.DataFrame()
+    runs["case_base"] = runs["params"] + "; " + runs["case"].str.split("; ").str[1]
+    runs["state_noise_std"] = runs["state_noise_std"].fillna(0.0)
+    grouped = runs.groupby([*STEP_KEYS, "dt_obs"], sort=True)
+    medians = grouped["test_H_rel_l2"].median().reset_index()
+    steps = medians.groupby(STEP_KEYS)["dt_obs"].transform("nunique")
+    return medians[steps >= 2].reset_index(drop=True)
+
+
+def error_vs_step(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
+    """Test rel-L2(H) vs the observation step h (log–log), one line per correction, with a
+    dotted guide of slope 1 / 2 / 3 (the order each correction should reach) below it."""
+    medians = step_medians(frame)
+    if medians.empty:
+        return None
+    panel_keys = [k for k in STEP_KEYS if k != "correction"]
+    shown = list(medians.groupby(panel_keys, sort=False))[:MAX_PANELS]
+    fig, axes = grid(len(shown))
+    for ax, (key, points) in zip(axes, shown, strict=False):
+        system, case, method, source, noise = key
+        ranked = sorted(points["correction"].unique(), key=list(CORRECTION_ORDER).index)
+        for correction in ranked:
+            line = points[points["correction"] == correction]
+            tone, order = CORRECTION_ORDER[correction]
+            h, error = line["dt_obs"].to_numpy(), positive(line["test_H_rel_l2"])
+            ax.plot(h, error, "-o", ms=4, color=tone, label=f"correction {correction}")
+            top = int(np.nanargmax(h))
+            guide = 0.5 * error[top] * (h / h[top]) ** order
+            ax.plot(h, guide, ":", color=tone, lw=1, label=f"slope {order}")
+        ax.set(xscale="log", yscale="log", xlabel="observation step h", ylabel="test rel-L2(H)")
+        steps = sorted(points["dt_obs"].unique())
+        ax.set_xticks(steps, [f"{h:g}" for h in steps])
+        noisy = f", state noise {noise:g}" if noise > 0 else ""
+        tidy(ax, f"{system}, {method}, {source}{noisy}\n{case}")
+    caption = (
+        "Test rel-L2(H) vs the observation step h of the snapshot data, medians over seeds, per "
+        "backward-error correction of Ĥ; dotted: slopes 1, 2, 3 (the orders of none, first, "
+        "second), drawn at half the error of the largest h"
+    )
+    return save(fig, folder, stem, caption)
+
+
 # ---------------------------------------------------------------- inside vs outside the box
 
 
@@ -539,5 +597,6 @@ def group_figures(
         rcond_sweep(frame, folder, f"{slug}_rcond"),
         noise_sweep(frame, folder, f"{slug}_noise"),
         inside_vs_outside(frame, folder, f"{slug}_outside"),
+        error_vs_step(frame, folder, f"{slug}_error_vs_h"),
     ]  # fmt: skip
     return [f for f in made if f is not None]

@@ -10,7 +10,9 @@ domain's dimension). ``rcond`` / ``rcond_mode`` are the sampled solver's regular
 chosen value under ``auto``); an ``auto`` run's method reads ``<method>-auto`` (``base_method``
 keeps the sampler), so it is never pooled with the fixed-rcond runs. ``noise_std`` /
 ``noise_relative``: the target noise; a noisy run's case names it, so noise levels are never
-pooled either.
+pooled either. ``data_source``, ``dt_obs``, ``state_noise_std`` and ``correction``: where the
+training data came from (records before them: derivatives); a run learned from snapshots or
+trajectories names them in its case, so sources, steps, noise and corrections are never pooled.
 """
 
 from __future__ import annotations
@@ -137,7 +139,23 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     row["noise_relative"] = bool(record.get("noise_relative"))
     if row["noise_std"] > 0:
         row["case"] += f"; noise {row['noise_std']:g}{' rel.' if row['noise_relative'] else ''}"
+    row.update(data_columns(record))
+    if row["data_source"] != "derivatives":
+        row["case"] += f"; {row['data_source']} h={row['dt_obs']:g}"
+        if row["state_noise_std"] > 0:
+            row["case"] += f"; state noise {row['state_noise_std']:g}"
+        row["case"] += f"; correction {row['correction']}"
     return row
+
+
+def data_columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Data source, h, state noise and correction (older records: derivatives, none)."""
+    return {
+        "data_source": record.get("data_source") or "derivatives",
+        "dt_obs": as_float(record.get("dt_obs")),
+        "state_noise_std": as_float(record.get("state_noise_std")),
+        "correction": record.get("correction") or "none",
+    }
 
 
 def to_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
