@@ -45,8 +45,16 @@ def test_report_writes_every_kind_of_file(report_dir: Path) -> None:
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
     for stem in ("claims_verdicts", "summary", "matched_speedup", "failed_runs", "environment"):
         assert (report_dir / "tables" / f"{stem}.csv").exists()
-        tex = (report_dir / "tables" / f"{stem}.tex").read_text()
-        assert r"\toprule" in tex and r"\bottomrule" in tex
+    # LaTeX only for the tables that fit an A4 page: the 20-column summary does not
+    tex = (report_dir / "tables" / "environment.tex").read_text()
+    assert r"\toprule" in tex and r"\bottomrule" in tex and "\\small" in tex
+    assert not (report_dir / "tables" / "summary.tex").exists()
+    markdown = (report_dir / "report.md").read_text()
+    assert "(CSV: `tables/summary.csv`)" in markdown
+    assert "LaTeX: `tables/environment.tex`" in markdown
+    wrapper = (report_dir / "tables" / "all_tables.tex").read_text()
+    written = {p.stem for p in (report_dir / "tables").glob("*.tex")} - {"all_tables"}
+    assert written and {s for s in written if f"\\input{{{s}}}" in wrapper} == written
     pngs = sorted((report_dir / "figures").glob("*.png"))
     kinds = {p.stem.split("_", 1)[1] for p in pngs}
     assert {"error_vs_time", "adam_curves", "rollout_error", "energy_drift", "phase"} <= kinds
@@ -145,7 +153,7 @@ def test_formatting() -> None:
 #: every character TeX treats specially, and ones our tables show (flags, domains, dashes)
 AWKWARD = pd.DataFrame(
     {
-        "a_b|c": ["50%", "[-π,π]×[0,1]", flag(100.0, 1.0), "x<y & #1", "1–2 — ≥3"],
+        "a_b|c": ["50%", "[-π,π]×[0,1]", flag(100.0), "x<y & #1", "1–2 — ≥3"],
         "d": ["~^\\{}$", "line\nbreak", None, 1.5e-9, "ü ☃"],
     }
 )
@@ -155,7 +163,7 @@ def test_latex_escaping() -> None:
     tex = booktabs(AWKWARD, "x & y_1 > 2")
     assert r"\caption{x \& y\_1 $>$ 2}" in tex
     assert r"a\_b$|$c" in tex and r"50\%" in tex and r"{[}-$\pi$,$\pi$]$\times${[}0,1]" in tex
-    assert r"$>$ 10$\times$ off: error" in tex and r"x$<$y \& \#1" in tex
+    assert r"$>$ 10$\times$ off" in tex and r"x$<$y \& \#1" in tex
     assert r"1--2 --- $\ge$3" in tex and "line break" in tex and "1.50e-09" in tex
     assert r"\textasciitilde{}\textasciicircum{}\textbackslash{}\{\}\$" in tex
     assert "u [U+2603]" in tex  # unknown characters: ASCII base letter, else the code point
@@ -171,13 +179,13 @@ def test_markdown_and_html_tables() -> None:
     assert markdown_rows(markdown)[2:] == [
         ["50%", "~^\\{}$"],
         ["[-π,π]×[0,1]", "line break"],
-        ["> 10× off: error", "—"],
+        ["> 10× off", "—"],
         ["x<y & #1", "1.50e-09"],  # as formatted by fmt, not re-parsed by tabulate
         ["1–2 — ≥3", "ü ☃"],
     ]
     page = html_table(AWKWARD, "x < y")
     assert "<caption>x &lt; y</caption>" in page and "<th >a_b|c</th>" in page
-    assert "<td >x&lt;y &amp; #1</td>" in page and "<td >&gt; 10× off: error</td>" in page
+    assert "<td >x&lt;y &amp; #1</td>" in page and "<td >&gt; 10× off</td>" in page
     assert "id=" not in page and "<style" not in page  # reproducible: no random Styler ids
 
 

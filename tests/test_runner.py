@@ -25,6 +25,8 @@ def test_multirun_writes_complete_records(tmp_path, tiny_args):
         assert record["energy_kwh"] is None or record["energy_kwh"] > 0
         assert record["energy_method"] in ("rapl", "nvml", "estimated") or record["energy_error"]
         assert record["environment"]["torch"] and record["config"]["hidden_width"] == 16
+        env = record["environment"]  # measured at the run's threads, once per process
+        assert env["dgemm_n"] == 2000 and 0.1 < env["dgemm_gflops"] < 1e5
         assert len(record["domain"]) == 2 and record["domain"][0][0] < record["domain"][0][1]
     kinds = {(r["system"], r["trainer"]) for r in found}
     assert kinds == {(s, t) for s in ("spring", "pendulum") for t in ("sampled", "backprop")}
