@@ -283,6 +283,7 @@ def test_paper_report_only_writes_comparison(tmp_path: Path) -> None:
     assert "\\input{paper_table_low_dim_lite}" in (out / "tables" / "all_tables.tex").read_text()
     assert "Paper comparison" in (out / "report.md").read_text()
     assert "Paper comparison" in (out / "report.html").read_text()
+    assert "<ul><li><b>1 cell(s) at their published size</b>" in (out / "paper.html").read_text()
 
 
 def test_paper_continues_after_a_failing_experiment(tmp_path: Path, monkeypatch) -> None:

@@ -197,30 +197,63 @@ def test_long_tables_are_not_trimmed() -> None:
         assert html_table(frame).count("<tr>") == 31
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex (texlive) not installed")
-def test_latex_tables_compile(tmp_path: Path) -> None:
-    paper_cell = make_record(
-        "elm", 0, 1000, error=1.5e-11, seconds=2.5, points=10000, name="paper_low_dim",
-        domain=[[-2 * math.pi, 2 * math.pi], [-6, 6]],
+ENGINES = [e for e in ("pdflatex", "lualatex") if shutil.which(e)]
+#: what the log of a table that does not fit its page says
+OVERFLOWS = ("Overfull \\hbox", "Overfull \\vbox", "Float too large for page")
+
+
+def compile_latex(folder: Path, stem: str) -> str:
+    """Compile ``folder/stem.tex`` (stop at the first error); its log."""
+    result = subprocess.run(
+        [ENGINES[0], "-interaction=nonstopmode", "-halt-on-error", f"{stem}.tex"],
+        cwd=folder, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    build_report([*synthetic_records(), paper_cell], tmp_path / "out")
-    tables = sorted((tmp_path / "out" / "tables").glob("*.tex"))
-    assert "paper_low_dim.tex" in {t.name for t in tables}  # has a '> 10× off' flag
+    log = (folder / f"{stem}.log").read_text(errors="replace")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (folder / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
+    return log
+
+
+def paper_tables_folder(folder: Path, monkeypatch) -> Path:
+    """The paper sections' tables with every published cell filled (the widest cells: spreads,
+    flags, daggers), the error-correction rows constructed, written as the report writes them."""
+    from hnnbench.report import compare
+    from hnnbench.report.document import write_tables
+    from hnnbench.report.experiments import EXPERIMENTS
+    from hnnbench.report.synthetic import error_correction_published, paper_records
+
+    published = compare.load_published()
+    published = published[published["table"] != "error_correction"]
+    published = pd.concat([published, error_correction_published()], ignore_index=True)
+    monkeypatch.setattr(compare, "load_published", lambda: published)
+    records = paper_records(published)
+    records += [{**r, "hidden_width": 1000, "run_id": f"cut-{r['run_id']}"} for r in records[:4]]
+    cuts = {name: e.cuts for name, e in EXPERIMENTS.items()}
+    sections = compare.paper_sections(to_frame(records), records, cuts)
+    write_tables(sections, folder)
+    return folder
+
+
+@pytest.mark.skipif(not ENGINES, reason="no LaTeX engine (pdflatex or lualatex) installed")
+def test_every_written_tex_compiles_and_fits_a4(report_dir: Path, tmp_path: Path, monkeypatch):
+    folders = [report_dir / "tables", paper_tables_folder(tmp_path / "paper", monkeypatch)]
+    shaped = {p.stem for p in folders[1].glob("paper_table_*.tex")}
+    assert len(shaped) == 6  # every published table, error_correction included
+    for folder in folders:
+        wrapper = (folder / "all_tables.tex").read_text()
+        written = {p.stem for p in folder.glob("*.tex")} - {"all_tables"}
+        assert {s for s in written if f"\\input{{{s}}}" in wrapper} == written
+        log = compile_latex(folder, "all_tables")
+        assert "Missing character" not in log and "not set up for use with LaTeX" not in log
+        assert not [line for line in log.splitlines() if line.startswith(OVERFLOWS)]
     every_char = "".join(LATEX_REPLACEMENTS) + "üß☃"
     (tmp_path / "awkward.tex").write_text(booktabs(AWKWARD.assign(all=every_char), every_char))
-    inputs = "\n\\clearpage\n".join(f"\\input{{{t.with_suffix('').as_posix()}}}" for t in tables)
     (tmp_path / "doc.tex").write_text(
         "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-        f"{inputs}\n\\clearpage\n\\input{{awkward}}\n\\end{{document}}\n"
+        "\\input{awkward}\n\\end{document}\n"
     )
-    result = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    log = (tmp_path / "doc.log").read_text(errors="replace")
-    assert result.returncode == 0, result.stdout[-3000:]
+    log = compile_latex(tmp_path, "doc")
     assert "Missing character" not in log and "not set up for use with LaTeX" not in log
-    assert (tmp_path / "doc.pdf").read_bytes().startswith(b"%PDF")
 
 
 def truncate(path: Path) -> None:

@@ -349,7 +349,10 @@ def machine_text(data: pd.DataFrame) -> str:
             f"{len(rates)} records)"
         )
     hardware = sorted({str(h) for h in data.get("paper_hardware", pd.Series()).dropna()})
-    return f"this machine: {thread_text} threads, {rate}; paper: {'; '.join(hardware) or '—'}"
+    plural = "" if thread_text == "1" else "s"
+    return (
+        f"this machine: {thread_text} thread{plural}, {rate}; paper: {'; '.join(hardware) or '—'}"
+    )
 
 
 def fidelity_summary(data: pd.DataFrame, extra_lines: Sequence[str] = ()) -> Section:
