@@ -238,6 +238,8 @@ def test_one_cell_fills_the_cells_of_several_tables() -> None:
     }
     assert data["comparable"].all() and data["cell"].nunique() == 2
     assert set(data["seeds"]) == {2} and set(data["runs"]) == {2}  # the copy pooled, once
+    dp = data[data["system"] == "double_pendulum"].iloc[0]
+    assert dp["experiments"] == "paper_dp_width_lite paper_headline_lite"
     counts = fidelity(data)
     assert counts["comparable"] == 2 and counts["within"] == 2  # each cell counted once
 

@@ -138,6 +138,7 @@ def our_cells(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> list
     keys = ["lite", "system", "case", "method", "hidden_width", "train_points", "test_points"]
     cells = []
     for _, runs in paper.groupby([*keys, "identity"], sort=False, dropna=False):
+        names = sorted(set(runs["name"]))
         runs = runs.drop_duplicates("run_id")  # one run shared by two experiments counts once
         first = runs.iloc[0]
         complete = runs[runs["status"] == "ok"]
@@ -148,7 +149,7 @@ def our_cells(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> list
                 **{k: int(first[k]) for k in ("hidden_width", "train_points", "test_points")},
                 "record": records[first["idx"]],
                 "domain": first["domain"],
-                "experiments": sorted(set(runs["name"])),
+                "experiments": names,
                 "seeds": int(complete["seed"].nunique()),
                 "runs": len(runs),
                 "error": spread(complete["test_H_rel_l2"].tolist()),
@@ -158,7 +159,6 @@ def our_cells(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> list
                     {int(records[i]["threads"]) for i in runs["idx"] if records[i].get("threads")}
                 ),  # fmt: skip
                 "dgemm": [float(e["dgemm_gflops"]) for e in env if e.get("dgemm_gflops")],
-                "cpu": sorted({str(e.get("cpu_model")) for e in env if e.get("cpu_model")}),
             }
         )
     return cells

@@ -138,12 +138,12 @@ def generic_layout(rows: pd.DataFrame) -> Layout:
     return Layout(varying or ("system",), ("method",), metrics, landscape=True)
 
 
-def ordered(values: Sequence[Any], name: str) -> list[Any]:
-    """First-appearance order (the CSV's), methods in the paper's order."""
-    unique = list(dict.fromkeys(values))
-    if name == "method":
+def ordered(keys: Sequence[tuple[Any, ...]], names: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """Distinct keys in first-appearance order (the CSV's); methods in the paper's order."""
+    unique = list(dict.fromkeys(keys))
+    if names == ("method",):
         rank = {m: i for i, m in enumerate(METHOD_ORDER)}
-        unique.sort(key=lambda m: rank.get(m, len(rank)))
+        unique.sort(key=lambda key: rank.get(key[0], len(rank)))
     return unique
 
 
@@ -189,12 +189,8 @@ def paper_table(
     rows = published[published["table"] == table].reset_index(drop=True)
     layout = LAYOUTS.get(table) or generic_layout(rows)
     fields = [row_fields(r) for _, r in rows.iterrows()]
-    row_keys = ordered([tuple(f.get(k) for k in layout.rows) for f in fields], "")
-    groups = ordered([tuple(f.get(k) for k in layout.columns) for f in fields], "")
-    if layout.columns == ("method",):
-        groups = [(m,) for m in ordered([g[0] for g in groups], "method")]
-    if layout.rows == ("method",):
-        row_keys = [(m,) for m in ordered([k[0] for k in row_keys], "method")]
+    row_keys = ordered([tuple(f.get(k) for k in layout.rows) for f in fields], layout.rows)
+    groups = ordered([tuple(f.get(k) for k in layout.columns) for f in fields], layout.columns)
     position = {
         (tuple(f.get(k) for k in layout.rows), tuple(f.get(k) for k in layout.columns)): i
         for i, f in enumerate(fields)
