@@ -157,7 +157,7 @@ def test_same_size_error_flag_on_and_off(error: float, flagged: bool) -> None:
     data = comparison(lite_records(error, points=10000))  # the published size: 1000, 10k/10k
     aswim = data[data["method"] == "aswim"].iloc[0]
     assert aswim["table"] == "low_dim" and aswim["comparable"]
-    assert aswim["published_cell"] == "same size"
+    assert aswim["published_cell"] == "exact"
     assert aswim["paper_test_H_rel_l2"] == pytest.approx(3.62e-10)
     assert aswim["ours_test_H_rel_l2"] == pytest.approx(error * 1.25)  # median of 2 seeds
     assert aswim["flag"] == ("> 10× off" if flagged else "")
@@ -196,7 +196,7 @@ def test_exact_match_for_full_size_cell() -> None:
                     name="paper_low_dim", domain=[[-2 * math.pi, 2 * math.pi], [-6, 6]])
     ]  # fmt: skip
     row = comparison(records).iloc[0]
-    assert row["published_cell"] == "same size"
+    assert row["published_cell"] == "exact"
     assert row["paper_test_H_rel_l2"] == pytest.approx(9.82e-08)  # the [-6, 6] domain's cell
     assert row["flag"] == "> 10× off"  # ours is ~6500× smaller
 
@@ -277,7 +277,7 @@ def test_paper_report_only_writes_comparison(tmp_path: Path) -> None:
     text = (out / "paper.md").read_text()
     assert text.index("## Fidelity summary") < text.index("## Paper comparison")
     assert "**1 cell(s) at their published size**" in text and "1 within 3×" in text
-    assert "3.62e-10" in text and "same size" in text and "1.38×" in text
+    assert "3.62e-10" in text and "exact" in text and "1.38×" in text
     assert (out / "tables" / "paper_low_dim_lite.csv").exists()  # long form: CSV only
     assert not (out / "tables" / "paper_low_dim_lite.tex").exists()
     tex = (out / "tables" / "paper_table_low_dim_lite.tex").read_text()
@@ -401,6 +401,17 @@ def test_error_correction_matches_by_config_not_system_params() -> None:
     assert set(matched["published_params"]) == set(error_correction_published()["params"])
     # the derivative-data run (no `data` in its config) fills no error-correction cell
     assert (data["published_cell"] == "no published cell").sum() == 1
+    # the runner's record fields (data_source, dt_obs, correction) match as the config does
+    fields = make_record("aswim", 0, 200, error=4e-4, points=2500, test_points=2500,
+                         name="paper_low_dim_lite",
+                         domain=[[-math.pi, math.pi], [-1, 1]], data_source="snapshots",
+                         dt_obs=0.1, correction="first", run_id="fields")  # fmt: skip
+    (row,) = comparison([fields], published).itertuples()
+    assert row.published_cell == "exact" and row.error_ratio == pytest.approx(4e-4 / 4.17e-4)
+    noisy = {**fields, "state_noise_std": 1e-3, "run_id": "noisy"}
+    (row,) = comparison([noisy], published).itertuples()
+    assert not row.comparable and row.flag == ""
+    assert row.published_cell == "not comparable: state_noise_std 0.001; published without noise"
 
 
 def test_paper_shaped_latex_escapes_and_uses_math_for_signs(shaped: dict) -> None:

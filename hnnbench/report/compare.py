@@ -52,6 +52,10 @@ _STEPS = re.compile(r"(\d+) steps")
 SEED_KEYS = ("seed", "data_seed", "model_seed", "eval_seed")
 #: a config group given as a dict (``data: {source: snapshots, …}``) is named by one of these
 NAME_KEYS = ("name", "source", "kind", "type", "_name_")
+#: published parameters that records hold under another field name
+RECORD_FIELDS = {"data": "data_source"}
+#: record fields of noise on the training data: the published cells are all noise-free
+NOISE_FIELDS = ("noise_std", "state_noise_std")
 
 
 def _leaves(tree: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
@@ -67,14 +71,13 @@ def record_value(record: Mapping[str, Any], key: str) -> Any:
     params = record.get("system_params") or {}
     if key in params:
         return params[key]
-    if record.get(key) is not None and not isinstance(record.get(key), (Mapping, list)):
-        return record[key]
-    found = sorted(
-        (len(path), value) for path, value in _leaves(record.get("config") or {})
-        if path and path[-1] == key
-    )  # fmt: skip
+    field = RECORD_FIELDS.get(key, key)
+    if record.get(field) is not None and not isinstance(record.get(field), (Mapping, list)):
+        return record[field]
+    found = [(len(path), value) for path, value in _leaves(record.get("config") or {})
+             if path and path[-1] == key]  # fmt: skip
     if found:
-        return found[0][1]
+        return min(found, key=lambda item: item[0])[1]
     group = (record.get("config") or {}).get(key)
     if isinstance(group, Mapping):
         return next((group[n] for n in NAME_KEYS if group.get(n) is not None), None)
@@ -204,10 +207,30 @@ def distance(rows: pd.DataFrame, cell: Mapping[str, Any]) -> pd.Series:
 
 def matches(cell: Mapping[str, Any], published: pd.DataFrame) -> list[tuple[pd.Series, bool, str]]:
     """(published row, comparable, note) for every published cell the cell fills: all rows of the
-    same size, else the nearest rows (ties kept), marked not comparable."""
+    same size, else the nearest rows (ties kept), marked not comparable; a cell with noise on its
+    training data is never comparable (the published cells are noise-free)."""
     rows = candidates(cell, published)
     if rows.empty:
         return []
+    found = sized(cell, rows)
+    record = cell["record"]
+    noise = [f"{k} {as_number(record[k]):g}" for k in NOISE_FIELDS if as_number(record.get(k)) > 0]
+    if noise:
+        note = f"not comparable: {', '.join(noise)}; published without noise"
+        return [(row, False, note) for row, _, _ in found]
+    return found
+
+
+def as_number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def sized(cell: Mapping[str, Any], rows: pd.DataFrame) -> list[tuple[pd.Series, bool, str]]:
+    """The candidate rows of the cell's size (comparable unless a backprop cell stopped before
+    the published step budget), else the nearest ones (not comparable)."""
     gap = distance(rows, cell)
     if (gap < 1e-12).any():
         out = []
@@ -219,7 +242,7 @@ def matches(cell: Mapping[str, Any], published: pd.DataFrame) -> list[tuple[pd.S
                     (row, False, f"not comparable: run for {steps} steps, published {budget}")
                 )
             else:
-                out.append((row, True, "same size"))
+                out.append((row, True, "exact"))
         return out
     ours = size_text(cell["hidden_width"], cell["train_points"], cell["test_points"])
     out = []
