@@ -10,9 +10,10 @@ share has one run_id and counts once).
 table, with the same system, parameters, domain, method, width and train/test points — so one
 cell may fill cells of several tables (Hénon–Heiles α = 1 at width 5000 is a headline cell and an
 α-sweep cell). Such a cell is *comparable*, unless it is a backprop run stopped before the
-published step budget. A cell at no published size is placed beside the nearest published cell
-(same system, parameters, domain, method) and marked "not comparable: run at …, published at …";
-it takes no part in the fidelity verdict.
+published step budget or was trained on noisy data (the published cells are noise-free). A cell
+at no published size is placed beside the nearest published cell (same system, parameters,
+domain, method) and marked "not comparable: run at …, published at …"; it takes no part in the
+fidelity verdict.
 
 **Flags.** Only errors of comparable cells are flagged, when more than ``FLAG_FACTOR`` off. Times
 are printed as ratios and never flagged: this machine is not the paper's; the report prints its
