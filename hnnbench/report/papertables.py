@@ -26,7 +26,8 @@ from hnnbench.report.published import parse_domain, parse_params
 
 #: column (or row) heads; the caption says what they are
 METRICS = {"error": "error", "time": "time [s]"}
-METRIC_CAPTION = "error: test relative L2 error of H; time: training time"
+METRIC_CAPTION = {"error": "error: test relative L2 error of H", "time": "time: training time"}
+
 METRIC_COLUMNS = {
     "error": ("ours_test_H_rel_l2", "test_H_rel_l2"),
     "time": ("ours_train_time_s", "train_time_s"),
@@ -78,6 +79,11 @@ LAYOUTS = {
     ),  # fmt: skip
     "error_correction": Layout(("dt_obs",), ("correction",), ("error",)),
 }
+
+
+def metric_caption(layout: Layout) -> str:
+    """What the table's metric heads mean, for its caption."""
+    return "; ".join(METRIC_CAPTION[m] for m in layout.metrics)
 
 
 @dataclass
@@ -351,7 +357,7 @@ def latex_table(shaped: PaperTable, stem: str) -> str:
         "\\begin{table}[htbp]",
         "\\centering",
         "\\footnotesize",
-        f"\\caption{{{latex_escape(f'{shaped.caption} ({METRIC_CAPTION})')}}}",
+        f"\\caption{{{latex_escape(f'{shaped.caption} ({metric_caption(shaped.layout)})')}}}",
         f"\\label{{tab:{stem.replace('_', '-')}}}",
         "\\setlength{\\tabcolsep}{4pt}",
         f"\\begin{{tabular}}{{{'l' * n_labels}{'r' * n_data}}}",
@@ -390,6 +396,6 @@ def stacked(top: str, bottom: str) -> str:
 
 def as_block(shaped: PaperTable, stem: str) -> Table:
     """The report block: Markdown from ``markdown_frame``, its own LaTeX."""
-    caption = f"{shaped.caption}: paper-shaped ({METRIC_CAPTION})"
+    caption = f"{shaped.caption}: paper-shaped ({metric_caption(shaped.layout)})"
     return Table(stem, caption, markdown_frame(shaped), latex=latex_table(shaped, stem),
                  landscape=shaped.layout.landscape)  # fmt: skip
