@@ -6,12 +6,15 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from hnnbench.checks import ConfigError, choice, integer
@@ -110,6 +113,33 @@ def blas_info() -> dict[str, Any]:
     except ImportError:
         pass
     return info
+
+
+#: the size of the matrices of the DGEMM rate (2·n³ flops: ≈ 0.15 s at 100 GFLOP/s)
+DGEMM_N = 2000
+
+
+@cache
+def dgemm_gflops(threads: int, n: int = DGEMM_N) -> float:
+    """This machine's float64 matrix-multiply rate in GFLOP/s (numpy's BLAS, the one the sampled
+    solvers use) at ``threads`` BLAS threads: one n×n product after a small warm-up product.
+    Measured once per process and thread count, outside every timed region; the paper report
+    prints it beside the paper's hardware, so that times from other machines can be read."""
+    from threadpoolctl import threadpool_limits
+
+    a = np.full((n, n), 1.0 / n)  # the values do not change a DGEMM's speed; filling is cheap
+    b = a.copy()
+    with threadpool_limits(threads):
+        a[:256, :256] @ b[:256, :256]  # the first call starts the thread pool: not the rate
+        start = time.perf_counter()
+        a @ b
+        seconds = time.perf_counter() - start
+    return 2.0 * n**3 / seconds / 1e9
+
+
+def dgemm_rate(threads: int) -> dict[str, Any]:
+    """The record's ``environment`` entries of the DGEMM rate at ``threads`` threads."""
+    return {"dgemm_gflops": dgemm_gflops(int(threads)), "dgemm_n": DGEMM_N}
 
 
 def environment() -> dict[str, Any]:

@@ -49,7 +49,13 @@ from hnnbench.data import (
 )
 from hnnbench.energy import EnergyMeter
 from hnnbench.evaluate import RolloutSettings, evaluate
-from hnnbench.hardware import apply_threads, check_hardware, environment, synchronize
+from hnnbench.hardware import (
+    apply_threads,
+    check_hardware,
+    dgemm_rate,
+    environment,
+    synchronize,
+)
 from hnnbench.integrators import STEPPERS
 from hnnbench.record import (
     FIELDS,
@@ -281,6 +287,8 @@ def run(cfg: DictConfig) -> str:
             raise RunFailed(message) from err
         log.error("run %s failed: %s (record: %s)", run_id, record["error"], record_path)
         raise RunFailed(f"run {run_id} failed: {record['error']}") from err
+    # after the timed fit: this machine's DGEMM rate at the run's threads (once per process)
+    record["environment"].update(dgemm_rate(record["threads"]))
     record["finished_at"] = now()
     write_atomic(record_path, record)
     log.info(

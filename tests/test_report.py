@@ -45,8 +45,16 @@ def test_report_writes_every_kind_of_file(report_dir: Path) -> None:
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
     for stem in ("claims_verdicts", "summary", "matched_speedup", "failed_runs", "environment"):
         assert (report_dir / "tables" / f"{stem}.csv").exists()
-        tex = (report_dir / "tables" / f"{stem}.tex").read_text()
-        assert r"\toprule" in tex and r"\bottomrule" in tex
+    # LaTeX only for the tables that fit an A4 page: the 20-column summary does not
+    tex = (report_dir / "tables" / "environment.tex").read_text()
+    assert r"\toprule" in tex and r"\bottomrule" in tex and "\\small" in tex
+    assert not (report_dir / "tables" / "summary.tex").exists()
+    markdown = (report_dir / "report.md").read_text()
+    assert "(CSV: `tables/summary.csv`)" in markdown
+    assert "LaTeX: `tables/environment.tex`" in markdown
+    wrapper = (report_dir / "tables" / "all_tables.tex").read_text()
+    written = {p.stem for p in (report_dir / "tables").glob("*.tex")} - {"all_tables"}
+    assert written and {s for s in written if f"\\input{{{s}}}" in wrapper} == written
     pngs = sorted((report_dir / "figures").glob("*.png"))
     kinds = {p.stem.split("_", 1)[1] for p in pngs}
     assert {"error_vs_time", "adam_curves", "rollout_error", "energy_drift", "phase"} <= kinds
@@ -145,7 +153,7 @@ def test_formatting() -> None:
 #: every character TeX treats specially, and ones our tables show (flags, domains, dashes)
 AWKWARD = pd.DataFrame(
     {
-        "a_b|c": ["50%", "[-π,π]×[0,1]", flag(100.0, 1.0), "x<y & #1", "1–2 — ≥3"],
+        "a_b|c": ["50%", "[-π,π]×[0,1]", flag(100.0), "x<y & #1", "1–2 — ≥3"],
         "d": ["~^\\{}$", "line\nbreak", None, 1.5e-9, "ü ☃"],
     }
 )
@@ -155,7 +163,7 @@ def test_latex_escaping() -> None:
     tex = booktabs(AWKWARD, "x & y_1 > 2")
     assert r"\caption{x \& y\_1 $>$ 2}" in tex
     assert r"a\_b$|$c" in tex and r"50\%" in tex and r"{[}-$\pi$,$\pi$]$\times${[}0,1]" in tex
-    assert r"$>$ 10$\times$ off: error" in tex and r"x$<$y \& \#1" in tex
+    assert r"$>$ 10$\times$ off" in tex and r"x$<$y \& \#1" in tex
     assert r"1--2 --- $\ge$3" in tex and "line break" in tex and "1.50e-09" in tex
     assert r"\textasciitilde{}\textasciicircum{}\textbackslash{}\{\}\$" in tex
     assert "u [U+2603]" in tex  # unknown characters: ASCII base letter, else the code point
@@ -171,13 +179,13 @@ def test_markdown_and_html_tables() -> None:
     assert markdown_rows(markdown)[2:] == [
         ["50%", "~^\\{}$"],
         ["[-π,π]×[0,1]", "line break"],
-        ["> 10× off: error", "—"],
+        ["> 10× off", "—"],
         ["x<y & #1", "1.50e-09"],  # as formatted by fmt, not re-parsed by tabulate
         ["1–2 — ≥3", "ü ☃"],
     ]
     page = html_table(AWKWARD, "x < y")
     assert "<caption>x &lt; y</caption>" in page and "<th >a_b|c</th>" in page
-    assert "<td >x&lt;y &amp; #1</td>" in page and "<td >&gt; 10× off: error</td>" in page
+    assert "<td >x&lt;y &amp; #1</td>" in page and "<td >&gt; 10× off</td>" in page
     assert "id=" not in page and "<style" not in page  # reproducible: no random Styler ids
 
 
@@ -189,30 +197,63 @@ def test_long_tables_are_not_trimmed() -> None:
         assert html_table(frame).count("<tr>") == 31
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex (texlive) not installed")
-def test_latex_tables_compile(tmp_path: Path) -> None:
-    paper_cell = make_record(
-        "elm", 0, 1000, error=1.5e-11, seconds=2.5, points=10000, name="paper_low_dim",
-        domain=[[-2 * math.pi, 2 * math.pi], [-6, 6]],
+ENGINES = [e for e in ("pdflatex", "lualatex") if shutil.which(e)]
+#: what the log of a table that does not fit its page says
+OVERFLOWS = ("Overfull \\hbox", "Overfull \\vbox", "Float too large for page")
+
+
+def compile_latex(folder: Path, stem: str) -> str:
+    """Compile ``folder/stem.tex`` (stop at the first error); its log."""
+    result = subprocess.run(
+        [ENGINES[0], "-interaction=nonstopmode", "-halt-on-error", f"{stem}.tex"],
+        cwd=folder, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    build_report([*synthetic_records(), paper_cell], tmp_path / "out")
-    tables = sorted((tmp_path / "out" / "tables").glob("*.tex"))
-    assert "paper_low_dim.tex" in {t.name for t in tables}  # has a '> 10× off' flag
+    log = (folder / f"{stem}.log").read_text(errors="replace")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (folder / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
+    return log
+
+
+def paper_tables_folder(folder: Path, monkeypatch) -> Path:
+    """The paper sections' tables with every published cell filled (the widest cells: spreads,
+    flags, daggers), the error-correction rows constructed, written as the report writes them."""
+    from hnnbench.report import compare
+    from hnnbench.report.document import write_tables
+    from hnnbench.report.experiments import EXPERIMENTS
+    from hnnbench.report.synthetic import error_correction_published, paper_records
+
+    published = compare.load_published()
+    published = published[published["table"] != "error_correction"]
+    published = pd.concat([published, error_correction_published()], ignore_index=True)
+    monkeypatch.setattr(compare, "load_published", lambda: published)
+    records = paper_records(published)
+    records += [{**r, "hidden_width": 1000, "run_id": f"cut-{r['run_id']}"} for r in records[:4]]
+    cuts = {name: e.cuts for name, e in EXPERIMENTS.items()}
+    sections = compare.paper_sections(to_frame(records), records, cuts)
+    write_tables(sections, folder)
+    return folder
+
+
+@pytest.mark.skipif(not ENGINES, reason="no LaTeX engine (pdflatex or lualatex) installed")
+def test_every_written_tex_compiles_and_fits_a4(report_dir: Path, tmp_path: Path, monkeypatch):
+    folders = [report_dir / "tables", paper_tables_folder(tmp_path / "paper", monkeypatch)]
+    shaped = {p.stem for p in folders[1].glob("paper_table_*.tex")}
+    assert len(shaped) == 6  # every published table, error_correction included
+    for folder in folders:
+        wrapper = (folder / "all_tables.tex").read_text()
+        written = {p.stem for p in folder.glob("*.tex")} - {"all_tables"}
+        assert {s for s in written if f"\\input{{{s}}}" in wrapper} == written
+        log = compile_latex(folder, "all_tables")
+        assert "Missing character" not in log and "not set up for use with LaTeX" not in log
+        assert not [line for line in log.splitlines() if line.startswith(OVERFLOWS)]
     every_char = "".join(LATEX_REPLACEMENTS) + "üß☃"
     (tmp_path / "awkward.tex").write_text(booktabs(AWKWARD.assign(all=every_char), every_char))
-    inputs = "\n\\clearpage\n".join(f"\\input{{{t.with_suffix('').as_posix()}}}" for t in tables)
     (tmp_path / "doc.tex").write_text(
         "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-        f"{inputs}\n\\clearpage\n\\input{{awkward}}\n\\end{{document}}\n"
+        "\\input{awkward}\n\\end{document}\n"
     )
-    result = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    log = (tmp_path / "doc.log").read_text(errors="replace")
-    assert result.returncode == 0, result.stdout[-3000:]
+    log = compile_latex(tmp_path, "doc")
     assert "Missing character" not in log and "not set up for use with LaTeX" not in log
-    assert (tmp_path / "doc.pdf").read_bytes().startswith(b"%PDF")
 
 
 def truncate(path: Path) -> None:

@@ -25,6 +25,8 @@ def test_multirun_writes_complete_records(tmp_path, tiny_args):
         assert record["energy_kwh"] is None or record["energy_kwh"] > 0
         assert record["energy_method"] in ("rapl", "nvml", "estimated") or record["energy_error"]
         assert record["environment"]["torch"] and record["config"]["hidden_width"] == 16
+        env = record["environment"]  # measured at the run's threads, once per process
+        assert env["dgemm_n"] == 2000 and 0.1 < env["dgemm_gflops"] < 1e5
         assert len(record["domain"]) == 2 and record["domain"][0][0] < record["domain"][0][1]
         # the default data source, its (untimed) generation measured, no correction
         assert record["data_source"] == "derivatives" and record["correction"] == "none"

@@ -2,8 +2,9 @@
 paper tables, figures, provenance.
 
 ``build_report(records, out_dir)`` writes ``report.md``, ``report.html`` (figures inlined),
-``tables/*.csv`` + ``tables/*.tex`` and ``figures/*.png`` + ``figures/*.pdf``; when paper runs are
-among the records it also writes ``paper.md`` / ``paper.html`` with the paper comparison alone.
+``tables/*.csv`` + ``tables/*.tex`` (the tables that fit a page, and ``all_tables.tex`` that
+inputs them) and ``figures/*.png`` + ``figures/*.pdf``; when paper runs are among the records it
+also writes ``paper.md`` / ``paper.html``: the fidelity summary and the paper comparison alone.
 """
 
 from __future__ import annotations
@@ -281,10 +282,12 @@ def build_sections(
     out_dir: Path,
     results_dir: str,
     bad: Sequence[BadRecord] = (),
+    fidelity_lines: Sequence[str] = (),
 ) -> tuple[list[Section], list[Section]]:
-    """(all report sections, the claims check first; the paper-comparison sections alone)."""
+    """(all report sections, the claims check first; the paper-comparison sections alone).
+    ``fidelity_lines``: further items of the paper's fidelity summary."""
     cuts = {name: e.cuts for name, e in EXPERIMENTS.items()}
-    paper = compare.paper_sections(frame, records, cuts, results_dir)
+    paper = compare.paper_sections(frame, records, cuts, results_dir, fidelity_lines)
     claims, matched_accuracy = claims_sections(frame, records, out_dir)
     sections = [
         claims,
@@ -311,16 +314,18 @@ def build_report(
     title: str = "hnnbench report",
     extra: Sequence[Section] = (),
     bad: Sequence[BadRecord] = (),
+    fidelity_lines: Sequence[str] = (),
 ) -> ReportFiles:
     """Write the whole report for ``records`` into ``out_dir``; raises ValueError when empty.
 
     ``bad``: unreadable record files (``scan_records``), named in the Overview.
+    ``fidelity_lines``: further items of paper.md's fidelity summary (e.g. the Adam curve check).
     """
     if not records:
         raise ValueError("no run records to report on")
     out = Path(out_dir)
     frame = to_frame(records)
-    sections, paper = build_sections(frame, records, out, results_dir, bad)
+    sections, paper = build_sections(frame, records, out, results_dir, bad, fidelity_lines)
     sections = [sections[0], *extra, *sections[1:]]  # the claims check stays first
     files = write_tables(sections, out / "tables")
     files += write_document(title, sections, out, "report")

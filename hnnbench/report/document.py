@@ -1,9 +1,12 @@
 """A tiny document model (sections of paragraphs, tables, figures, code) and its writers.
 
 The same sections render to Markdown and to a self-contained HTML page (figures inlined as base64
-PNG); every table is also written as CSV (the numbers) and LaTeX (booktabs). Tables are written by
-pandas: ``DataFrame.to_markdown`` (tabulate) and ``Styler.to_html`` / ``Styler.to_latex`` (jinja2);
-every cell goes through ``fmt``, the one number formatter of the report.
+PNG); every table is also written as CSV (the numbers) and, when it fits an A4 page, as LaTeX
+(booktabs; a table may bring its own LaTeX, as the paper-shaped tables do).
+``tables/all_tables.tex`` is a standalone A4 document that inputs every ``.tex`` written
+(landscape pages where a table asks for one): compile it to see them all. Tables are written
+by pandas: ``DataFrame.to_markdown`` (tabulate) and ``Styler.to_html`` / ``Styler.to_latex``
+(jinja2); every cell goes through ``fmt``, the one number formatter of the report.
 """
 
 from __future__ import annotations
@@ -38,11 +41,20 @@ class Code:
 
 
 @dataclass
+class Items:
+    """A bulleted list (Markdown ``-`` items, HTML ``<ul>``)."""
+
+    items: list[str]
+
+
+@dataclass
 class Table:
     stem: str  # file name of the CSV / LaTeX versions
     caption: str
     display: pd.DataFrame  # formatted strings, as shown
     data: pd.DataFrame | None = None  # the numbers, for the CSV (display when None)
+    latex: str | None = None  # its own LaTeX table (else booktabs of display, if it fits)
+    landscape: bool = False  # its LaTeX needs a landscape page
 
 
 @dataclass
@@ -52,7 +64,7 @@ class Figure:
     pdf: Path | None = None
 
 
-Block = Para | Note | Code | Table | Figure
+Block = Para | Note | Code | Items | Table | Figure
 
 
 @dataclass
@@ -111,8 +123,11 @@ def _md_block(block: Block, base: Path) -> str:
         return "> **Note.** " + block.text
     if isinstance(block, Code):
         return "```\n" + "\n".join(block.lines) + "\n```"
+    if isinstance(block, Items):
+        return "\n".join(f"- {item}" for item in block.items)
     if isinstance(block, Table):
-        files = f"(CSV: `tables/{block.stem}.csv`, LaTeX: `tables/{block.stem}.tex`)"
+        tex = f", LaTeX: `tables/{block.stem}.tex`" if table_latex(block) else ""
+        files = f"(CSV: `tables/{block.stem}.csv`{tex})"
         return f"**{block.caption}** {files}\n\n{markdown_table(block.display)}"
     return f"![{block.caption}]({block.png.relative_to(base).as_posix()})\n\n*{block.caption}*"
 
@@ -170,6 +185,8 @@ def _html_block(block: Block) -> str:
         return f'<p class="note"><b>Note.</b> {_inline(block.text)}</p>'
     if isinstance(block, Code):
         return "<pre>" + html.escape("\n".join(block.lines)) + "</pre>"
+    if isinstance(block, Items):
+        return "<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in block.items) + "</ul>"
     if isinstance(block, Table):
         return html_table(block.display, block.caption)
     data = base64.b64encode(block.png.read_bytes()).decode("ascii")
@@ -242,6 +259,7 @@ LATEX_REPLACEMENTS = {
     "ẋ": r"$\dot{x}$",
     "ṗ": r"$\dot{p}$",
     "é": r"\'e",
+    "†": r"$^\dagger$",
 }
 
 
@@ -261,7 +279,8 @@ def latex_escape(text: object) -> str:
 
 
 def booktabs(frame: pd.DataFrame, caption: str) -> str:
-    """A booktabs ``table`` environment by ``Styler.to_latex`` (needs ``\\usepackage{booktabs}``).
+    """A booktabs ``table`` environment by ``Styler.to_latex`` (needs ``\\usepackage{booktabs}``),
+    in ``\\small`` type.
 
     Every cell, header and the caption go through ``latex_escape`` (Styler escapes neither the
     caption nor non-ASCII characters), so the file compiles with a bare ``article`` preamble.
@@ -269,7 +288,7 @@ def booktabs(frame: pd.DataFrame, caption: str) -> str:
     styler = frame.style.hide(axis="index").format(lambda v: latex_escape(fmt(v)))
     styler = styler.format_index(latex_escape, axis=1)
     with _untrimmed(frame):
-        return styler.to_latex(
+        tex = styler.to_latex(
             column_format="l" * max(len(frame.columns), 1),
             position="htbp",
             position_float="centering",
@@ -277,20 +296,86 @@ def booktabs(frame: pd.DataFrame, caption: str) -> str:
             caption=latex_escape(caption),
             environment="table",
         )
+    return tex.replace("\\centering\n", "\\centering\n\\small\n", 1)
+
+
+#: A4 with 2 cm margins, in TeX points: text width portrait / landscape, and text height
+PAGE_WIDTH_PT = {False: 483.0, True: 729.0}
+PAGE_HEIGHT_PT = {False: 729.0, True: 483.0}
+#: what a booktabs table at \small takes: an upper bound of a character's width (Computer
+#: Modern at 9 pt: digits 4.6 pt, capitals up to 8.5 pt), the padding of a column, a row's height
+CHAR_PT, COLUMN_PAD_PT, ROW_PT, TABLE_EXTRA_PT = 5.6, 12.0, 11.0, 60.0
+
+
+def booktabs_size(frame: pd.DataFrame) -> tuple[float, float]:
+    """An upper estimate of (width, height) in pt of ``booktabs(frame)`` as typeset."""
+    widths = [
+        max([len(fmt(c)), *(len(fmt(v)) for v in frame[c])]) * CHAR_PT + COLUMN_PAD_PT
+        for c in frame.columns
+    ]
+    return sum(widths), (len(frame) + 1) * ROW_PT + TABLE_EXTRA_PT
+
+
+def fits(frame: pd.DataFrame, landscape: bool) -> bool:
+    width, height = booktabs_size(frame)
+    return width <= PAGE_WIDTH_PT[landscape] and height <= PAGE_HEIGHT_PT[landscape]
+
+
+def table_latex(block: Table) -> tuple[str, bool] | None:
+    """(the table's LaTeX, whether it needs a landscape page): its own, or booktabs of its
+    display when that fits an A4 page, else None: no ``.tex`` (a long-form dump: CSV only)."""
+    if block.latex is not None:
+        return block.latex, block.landscape
+    for landscape in (False, True):
+        if fits(block.display, landscape):
+            return booktabs(block.display, block.caption), landscape
+    return None
+
+
+#: the preamble the written tables need (``all_tables.tex``); no font encoding: every special
+#: character is escaped to commands the default OT1 fonts have
+PREAMBLE = (
+    "\\documentclass[a4paper]{article}\n"
+    "\\usepackage[margin=2cm]{geometry}\n"
+    "\\usepackage{booktabs}\n"
+    "\\usepackage{pdflscape}\n"
+)
+WRAPPER = "all_tables"
+
+
+def wrapper_document(written: list[tuple[str, bool]]) -> str:
+    """A standalone A4 document that inputs every written table, one per page."""
+    pages = []
+    for stem, landscape in written:
+        page = f"\\input{{{stem}}}"
+        pages.append(f"\\begin{{landscape}}\n{page}\n\\end{{landscape}}" if landscape else page)
+    body = "\n\\clearpage\n".join(pages)
+    return f"{PREAMBLE}\\begin{{document}}\n{body}\n\\end{{document}}\n"
 
 
 # ---------------------------------------------------------------- files
 
 
 def write_tables(sections: list[Section], folder: Path) -> list[Path]:
-    """Every table as ``<stem>.csv`` (numbers) and ``<stem>.tex`` (booktabs) in ``folder``."""
+    """Every table as ``<stem>.csv`` (numbers) and, where it has LaTeX (``table_latex``), as
+    ``<stem>.tex`` in ``folder``; and ``all_tables.tex``, which inputs them all."""
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, tex_stems = [], []
     for block in (b for s in sections for b in s.blocks if isinstance(b, Table)):
-        csv_path, tex_path = folder / f"{block.stem}.csv", folder / f"{block.stem}.tex"
+        if block.stem == WRAPPER:
+            raise ValueError(f"table stem {WRAPPER!r} is reserved for the LaTeX wrapper")
+        csv_path = folder / f"{block.stem}.csv"
         (block.data if block.data is not None else block.display).to_csv(csv_path, index=False)
-        tex_path.write_text(booktabs(block.display, block.caption))
-        written += [csv_path, tex_path]
+        written.append(csv_path)
+        latex = table_latex(block)
+        if latex is not None:
+            (folder / f"{block.stem}.tex").write_text(latex[0])
+            written.append(folder / f"{block.stem}.tex")
+            tex_stems.append((block.stem, latex[1]))
+    if tex_stems:
+        wrapper = folder / f"{WRAPPER}.tex"
+        wrapper.write_text(wrapper_document(list(dict.fromkeys(tex_stems))))
+        written.append(wrapper)
     return written
 
 

@@ -301,3 +301,80 @@ def write_synthetic(folder: str | Path, records: list[dict[str, Any]] | None = N
     for record in synthetic_records() if records is None else records:
         write_atomic(root / record["name"] / record["run_id"] / RECORD_NAME, record)
     return root
+
+
+def _experiment_for(table: str, method: str) -> str:
+    """A lite paper experiment of ``table`` (an Adam one for Adam), else any lite one: matching
+    is by content, so the folder only has to be a paper experiment's."""
+    from hnnbench.report.experiments import LITE
+
+    backprop = method in BACKPROP_METHODS
+    names = [e.name for e in LITE if e.table == table and ("_adam" in e.name) == backprop]
+    return names[0] if names else LITE[0].name
+
+
+def paper_records(published: Any, seeds: int = 2, flag_every: int = 7) -> list[dict[str, Any]]:
+    """Records filling every published cell of ``published`` (a frame like
+    ``paper_tables.csv``) at its size: error and time the published ones × (1 + 0.3·seed), and
+    every ``flag_every``-th cell's error × 20 (flagged). Parameters that are no system parameter
+    (e.g. ``data=snapshots; dt_obs=0.05; correction=none``) go into the config (``data.source``,
+    ``data.dt_obs``, ``evaluation.correction``), where the comparison looks them up. A cell
+    that two tables publish (the same content) gets its runs once, as a real sweep would."""
+    from hnnbench.report.published import parse_domain, parse_params
+
+    records, seen = [], set()
+    for index, row in enumerate(published.itertuples()):
+        params, domain = parse_params(row.params), parse_domain(row.domain)
+        content = (row.system, str(sorted(params.items())), str(domain), row.method,
+                   row.hidden_width, row.train_points, row.test_points)  # fmt: skip
+        if content in seen:
+            continue
+        seen.add(content)
+        numeric = {k: v for k, v in params.items() if isinstance(v, float)}
+        system_keys = {"data", "dt_obs", "correction"}
+        config: dict[str, Any] = {"results_dir": "results", "trainer": {"method": row.method}}
+        config["system"] = {"name": row.system, **{k: v for k, v in numeric.items()
+                                                   if k not in system_keys}}  # fmt: skip
+        if "data" in params or "dt_obs" in params:
+            config["data"] = {"source": params.get("data"), "dt_obs": params.get("dt_obs")}
+        if "correction" in params:
+            config["evaluation"] = {"correction": params["correction"]}
+        error = float(row.test_H_rel_l2) * (20.0 if index % flag_every == flag_every - 1 else 1.0)
+        seconds = float(row.train_time_s) if math.isfinite(float(row.train_time_s)) else 1.0
+        name = _experiment_for(row.table, row.method)
+        for seed in range(seeds):
+            scale = 1 + 0.3 * seed
+            records.append(
+                make_record(
+                    row.method, seed, int(row.hidden_width), error=error * scale,
+                    seconds=seconds * scale, name=name, system=row.system,
+                    domain=domain, points=int(row.train_points),
+                    test_points=int(row.test_points), run_id=f"paper-{index}-{seed}",
+                    system_params={k: v for k, v in numeric.items() if k not in system_keys},
+                    config={**config, "name": name, "seed": seed},
+                )
+            )  # fmt: skip
+    return records
+
+
+#: the paper's error-correction cells (h, uncorrected, first-order corrected test rel-L2(H)),
+#: for tests of a table whose parameters are no system parameters
+ERROR_CORRECTION = ((0.05, 7.42e-3, 1.04e-4), (0.1, 1.49e-2, 4.17e-4), (0.2, 2.99e-2, 1.68e-3))
+
+
+def error_correction_published() -> Any:
+    """Published rows shaped like the ``error_correction`` table of ``paper_tables.csv``."""
+    import pandas as pd
+
+    rows = [
+        {
+            "table": "error_correction", "system": "pendulum",
+            "params": f"frequency=1; data=snapshots; dt_obs={h}; correction={correction}",
+            "domain": "q in [-pi,pi], p in [-1,1]", "method": "aswim", "hidden_width": 200,
+            "train_points": 2500, "test_points": 2500, "seeds": 1, "test_H_rel_l2": value,
+            "train_time_s": math.nan, "hardware": "not stated", "source": "test", "note": "",
+        }
+        for h, none, first in ERROR_CORRECTION
+        for correction, value in (("none", none), ("first", first))
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
