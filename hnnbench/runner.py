@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
@@ -44,9 +45,17 @@ from hnnbench.data import (
     rollout_initial_states,
 )
 from hnnbench.energy import EnergyMeter
-from hnnbench.evaluate import RolloutSettings, evaluate
+from hnnbench.evaluate import (
+    TRAJECTORY_FILE,
+    RolloutSettings,
+    TrajectoryStudy,
+    evaluate,
+    trajectory_study,
+    write_trajectory,
+)
 from hnnbench.hardware import apply_threads, check_hardware, environment, synchronize
 from hnnbench.integrators import STEPPERS
+from hnnbench.model import is_hamiltonian
 from hnnbench.record import (
     FIELDS,
     RECORD_NAME,
@@ -115,10 +124,37 @@ def validate(cfg: DictConfig) -> None:
     integer("evaluation.outside_points", evaluation.outside_points, 1)
     integer("evaluation.boundary_rollouts", evaluation.boundary_rollouts, 1)
     number("evaluation.boundary_fraction", evaluation.boundary_fraction, above=0, below=1)
+    trajectory = evaluation.trajectory
+    number("evaluation.trajectory.horizon", trajectory.horizon, above=0)
+    number("evaluation.trajectory.dt", trajectory.dt, above=0)
+    integer("evaluation.trajectory.samples", trajectory.samples, 2)
     flag("energy.enabled", cfg.energy.enabled)
     if cfg.energy.output_dir is not None:
         text("energy.output_dir", cfg.energy.output_dir)
     check_hardware(cfg.hardware.device, cfg.hardware.dtype, cfg.hardware.threads)
+
+
+def trajectory_of(cfg: DictConfig, dim: int) -> TrajectoryStudy | None:
+    """The energy-trajectory study, or None when ``evaluation.trajectory.state`` is null; the
+    state must be ``dim`` finite numbers (the system's phase space)."""
+    node = cfg.evaluation.trajectory
+    if node.state is None:
+        return None
+    state = OmegaConf.to_container(node.state) if OmegaConf.is_config(node.state) else node.state
+    if not isinstance(state, list) or len(state) != dim:
+        raise ConfigError(
+            f"evaluation.trajectory.state={state!r} must be a list of {dim} numbers "
+            f"(q1..qn, p1..pn of the system), or null"
+        )
+    for value in state:
+        number("evaluation.trajectory.state entry", value)
+    return TrajectoryStudy(
+        np.asarray(state, dtype=float),
+        float(node.horizon),
+        float(node.dt),
+        cfg.evaluation.integrator,
+        int(node.samples),
+    )
 
 
 def check(cfg: DictConfig) -> tuple[Any, Trainer]:
@@ -128,6 +164,7 @@ def check(cfg: DictConfig) -> tuple[Any, Trainer]:
     try:
         validate(cfg)
         built = build(cfg, seeds_of(cfg))
+        trajectory_of(cfg, len(built[0].domain))
         writable_folder("results_dir", cfg.results_dir)  # last: bad values leave no folder
         return built
     except OmegaConfBaseException as err:
@@ -286,6 +323,7 @@ def execute(
         fit_wall = time.perf_counter() - start
     fields: dict[str, Any] = {
         "threads": threads,
+        "hamiltonian": is_hamiltonian(model),  # False: an MLP, whose H metrics are null
         "fit_wall_time_s": fit_wall,
         **meter.reading.as_dict(),
     }
@@ -310,6 +348,10 @@ def execute(
         boundary,
     )
     fields.update(evaluate(model, data, system, settings, outside))
+    study = trajectory_of(cfg, data.x_train.shape[1])
+    if study is not None:  # written before the record, so a complete record has its file
+        fields["trajectory"], arrays = trajectory_study(model, system, study)
+        write_trajectory(out_dir / TRAJECTORY_FILE, arrays)
     fields["status"] = "ok"
     if cfg.save_model:
         out_dir.mkdir(parents=True, exist_ok=True)
