@@ -23,7 +23,7 @@ from hnnbench.report import build_report, tables
 from hnnbench.report.frame import to_frame
 from hnnbench.report.matched import problems_of
 from hnnbench.runner import build, check, run, seeds_of
-from hnnbench.trainers import AdamMLPTrainer, AdamTrainer, SMLPTrainer
+from hnnbench.trainers import AdamMLPTrainer, AdamTrainer, SampledTrainer, SMLPTrainer
 from hnnbench.trainers.lstsq import FeatureLeastSquares, solve
 from test_config import composed
 
@@ -102,7 +102,7 @@ def test_smlp_learns_the_pendulum_field_without_a_hamiltonian(method, pendulum_d
 
 
 def test_smlp_and_elm_share_the_hidden_layer(pendulum_data):
-    hnn = SMLPTrainer.__mro__[1](50, method="elm").fit(pendulum_data)  # SampledTrainer
+    hnn = SampledTrainer(50, method="elm").fit(pendulum_data)
     mlp = SMLPTrainer(50, method="elm").fit(pendulum_data)
     torch.testing.assert_close(hnn.hidden.weight, mlp.hidden.weight, rtol=0, atol=0)
     torch.testing.assert_close(hnn.hidden.bias, mlp.hidden.bias, rtol=0, atol=0)

@@ -231,6 +231,12 @@ def trajectory_curve(record: Mapping[str, Any], results_dir: str) -> dict[str, n
     return None
 
 
+def inside_box(states: np.ndarray, domain: Sequence[Sequence[float]]) -> bool:
+    """Whether every state of a trajectory (K, 2n) lies in the box."""
+    box = np.asarray(domain, dtype=float)
+    return bool(np.all((states >= box[:, 0]) & (states <= box[:, 1])))
+
+
 def energy_study_section(
     frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], out_dir: Path, results_dir: str
 ) -> Section | None:
@@ -261,6 +267,17 @@ def energy_study_section(
         Table("energy_study", "Energy along the learned trajectory vs the paper's plot",
               tables.energy_study_display(data), data.drop(columns=["idx", "initial_state"])),
     ]  # fmt: skip
+    outside = [
+        f"{records[idx].get('method')}"
+        for idx, curve in curves.items()
+        if records[idx].get("domain") and not inside_box(curve["x"], records[idx]["domain"])
+    ]
+    if outside:
+        blocks.append(Note(
+            f"The trajectory of {', '.join(outside)} leaves the training box (the domain the "
+            "model was fitted on): there the learned field extrapolates, and a field without a "
+            "Hamiltonian need not conserve H."
+        ))  # fmt: skip
     figure = figures.energy_study(data, records, curves, out_dir / "figures", "energy-study")
     if figure is not None:
         blocks.append(figure)
