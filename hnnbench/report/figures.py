@@ -115,6 +115,7 @@ def error_vs_time(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None
     """Test rel-L2(H) against training time for every complete run, log–log."""
     complete = ok_rows(frame)
     complete = complete[np.isfinite(complete["train_time_s"]) & (complete["train_time_s"] > 0)]
+    complete = complete[complete["hamiltonian"].ne(False)]  # an MLP has no H error
     if complete.empty:
         return None
     groups = panels(complete)
@@ -151,7 +152,7 @@ def adam_curves_with_points(
             style = "--" if diverged else "-"
             ax.plot(seconds[keep], positive(errors[keep]), style, color=colour(method), alpha=0.7,
                     label=label)  # fmt: skip
-        sampled = ok_rows(rows[rows["trainer"] != "backprop"])
+        sampled = ok_rows(rows[(rows["trainer"] != "backprop") & rows["hamiltonian"].ne(False)])
         for method, runs in sampled.groupby("method", sort=False):
             ax.scatter(runs["train_time_s"], positive(runs["test_H_rel_l2"]), label=method,
                        color=colour(method), s=18, zorder=3)  # fmt: skip
