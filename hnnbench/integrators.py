@@ -3,7 +3,13 @@
 ``rk4``: classical Runge–Kutta, order 4 (not symplectic, but accurate for short horizons).
 ``implicit_midpoint``: x_{k+1} = x_k + h f((x_k + x_{k+1})/2), symplectic and order 2, valid for
 non-separable H; the implicit equation is solved by fixed-point iteration to ``tol``.
-Both are vectorised over a batch of states (R, 2n) and take any callable f: (R, 2n) → (R, 2n).
+``symplectic_euler``: the paper's explicit first-order method (its energy study),
+q⁺ = q + h f_q(q, p), p⁺ = p + h f_p(q⁺, p), with f = (∂H/∂p, −∂H/∂q) for an HNN or the learned
+field of an MLP; for a separable H (f_q depends on p only) it is exactly the symplectic Euler
+variant q⁺ = q + h ∂H/∂p(q⁺, p), p⁺ = p − h ∂H/∂q(q⁺, p): bounded energy error over long times,
+where explicit Euler's grows. For a non-separable field it stays explicit (order 1), not
+exactly symplectic.
+All three are vectorised over a batch of states (R, 2n) and take any callable f: (R, 2n) → (R, 2n).
 """
 
 from __future__ import annotations
@@ -37,8 +43,20 @@ def implicit_midpoint_step(
     return nxt
 
 
-STEPPERS = {"rk4": rk4_step, "implicit_midpoint": implicit_midpoint_step}
-ORDERS = {"rk4": 4, "implicit_midpoint": 2}
+def symplectic_euler_step(f: VectorField, x: np.ndarray, h: float) -> np.ndarray:
+    dof = x.shape[-1] // 2
+    q = x[..., :dof] + h * f(x)[..., :dof]
+    moved = np.concatenate([q, x[..., dof:]], axis=-1)  # (q⁺, p)
+    moved[..., dof:] += h * f(moved)[..., dof:]
+    return moved
+
+
+STEPPERS = {
+    "rk4": rk4_step,
+    "implicit_midpoint": implicit_midpoint_step,
+    "symplectic_euler": symplectic_euler_step,
+}
+ORDERS = {"rk4": 4, "implicit_midpoint": 2, "symplectic_euler": 1}
 
 
 def check_integrator(name: str) -> str:

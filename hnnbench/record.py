@@ -46,6 +46,7 @@ IDENTITY = (
     "domain",
     "trainer",
     "method",
+    "hamiltonian",
     "solver",
     "rcond",
     "rcond_mode",
@@ -73,7 +74,7 @@ IDENTITY = (
     "energy_error",
 )
 #: nested fields left out of the tidy table (curves and whole configs)
-NESTED = ("rollout", "learning_curve", "fit_info", "environment", "config")
+NESTED = ("rollout", "trajectory", "learning_curve", "fit_info", "environment", "config")
 #: every field a record has (values may be null), in table order
 FIELDS = (*IDENTITY, *METRICS, *NESTED, "started_at", "finished_at")
 

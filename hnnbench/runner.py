@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
@@ -48,7 +49,14 @@ from hnnbench.data import (
     rollout_initial_states,
 )
 from hnnbench.energy import EnergyMeter
-from hnnbench.evaluate import RolloutSettings, evaluate
+from hnnbench.evaluate import (
+    TRAJECTORY_FILE,
+    RolloutSettings,
+    TrajectoryStudy,
+    evaluate,
+    trajectory_study,
+    write_trajectory,
+)
 from hnnbench.hardware import (
     apply_threads,
     check_hardware,
@@ -57,6 +65,7 @@ from hnnbench.hardware import (
     synchronize,
 )
 from hnnbench.integrators import STEPPERS
+from hnnbench.model import is_hamiltonian
 from hnnbench.record import (
     FIELDS,
     RECORD_NAME,
@@ -132,10 +141,37 @@ def validate(cfg: DictConfig) -> None:
             f"evaluation.correction={correction!r} corrects an Ĥ learned from snapshot pairs; "
             "with data=derivatives use correction=none (or data=snapshots / trajectories)"
         )
+    trajectory = evaluation.trajectory
+    number("evaluation.trajectory.horizon", trajectory.horizon, above=0)
+    number("evaluation.trajectory.dt", trajectory.dt, above=0)
+    integer("evaluation.trajectory.samples", trajectory.samples, 2)
     flag("energy.enabled", cfg.energy.enabled)
     if cfg.energy.output_dir is not None:
         text("energy.output_dir", cfg.energy.output_dir)
     check_hardware(cfg.hardware.device, cfg.hardware.dtype, cfg.hardware.threads)
+
+
+def trajectory_of(cfg: DictConfig, dim: int) -> TrajectoryStudy | None:
+    """The energy-trajectory study, or None when ``evaluation.trajectory.state`` is null; the
+    state must be ``dim`` finite numbers (the system's phase space)."""
+    node = cfg.evaluation.trajectory
+    if node.state is None:
+        return None
+    state = OmegaConf.to_container(node.state) if OmegaConf.is_config(node.state) else node.state
+    if not isinstance(state, list) or len(state) != dim:
+        raise ConfigError(
+            f"evaluation.trajectory.state={state!r} must be a list of {dim} numbers "
+            f"(q1..qn, p1..pn of the system), or null"
+        )
+    for value in state:
+        number("evaluation.trajectory.state entry", value)
+    return TrajectoryStudy(
+        np.asarray(state, dtype=float),
+        float(node.horizon),
+        float(node.dt),
+        cfg.evaluation.integrator,
+        int(node.samples),
+    )
 
 
 def data_source(cfg: DictConfig) -> DataSource:
@@ -171,6 +207,7 @@ def check(cfg: DictConfig) -> tuple[Any, Trainer]:
     try:
         validate(cfg)
         built = build(cfg, seeds_of(cfg))
+        trajectory_of(cfg, len(built[0].domain))
         writable_folder("results_dir", cfg.results_dir)  # last: bad values leave no folder
         return built
     except OmegaConfBaseException as err:
@@ -349,6 +386,7 @@ def execute(
         fit_wall = time.perf_counter() - start
     fields: dict[str, Any] = {
         "threads": threads,
+        "hamiltonian": is_hamiltonian(model),  # False: an MLP, whose H metrics are null
         "fit_wall_time_s": fit_wall,
         "data_time_s": data_time,
         **meter.reading.as_dict(),
@@ -376,6 +414,10 @@ def execute(
     # the backward-error correction changes Ĥ for the H metrics only (correction.py)
     scored = corrected(model, evaluation.correction, source.dt_obs, data.anchor, data.anchor_H)
     fields.update(evaluate(scored, data, system, settings, outside))
+    study = trajectory_of(cfg, data.x_train.shape[1])
+    if study is not None:  # written before the record, so a complete record has its file
+        fields["trajectory"], arrays = trajectory_study(model, system, study)
+        write_trajectory(out_dir / TRAJECTORY_FILE, arrays)
     fields["status"] = "ok"
     if cfg.save_model:
         out_dir.mkdir(parents=True, exist_ok=True)

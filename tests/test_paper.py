@@ -23,7 +23,7 @@ from hnnbench.report.compare import (
     parse_domain,
     parse_params,
 )
-from hnnbench.report.experiments import EXPERIMENTS, FULL, LITE, select
+from hnnbench.report.experiments import EXPERIMENTS, FIGURE_TABLES, FULL, LITE, select
 from hnnbench.report.frame import to_frame
 from hnnbench.report.papertables import latex_table, markdown_frame, paper_table
 from hnnbench.report.synthetic import (
@@ -41,7 +41,8 @@ PAPER_FILES = sorted((CONF / "experiment").glob("paper_*.yaml"))
 def test_every_paper_config_is_registered() -> None:
     assert {p.stem for p in PAPER_FILES} == set(EXPERIMENTS)
     assert len(LITE) == len({e.table for e in LITE}) + 6  # low_dim and headline span files
-    assert {e.table for e in FULL} == {e.table for e in LITE} == set(load_published()["table"])
+    tables = set(load_published()["table"]) | set(FIGURE_TABLES)
+    assert {e.table for e in FULL} == {e.table for e in LITE} == tables
 
 
 def sweep_values(params: dict) -> dict[str, list]:
@@ -94,6 +95,9 @@ def test_paper_experiment_composes(composed: dict, name: str) -> None:
     if name.split("_lite")[0].endswith("_adam"):
         assert trainers in (["adam_chaotic"], ["adam_lowdim"]) and values["seed"] == [0]
         assert "Adam" in cfg.trainer._target_
+    elif name == "paper_energy_conservation":  # S-MLP vs S-HNN, run 0 (tests/test_mlp.py)
+        assert trainers == ["smlp", "elm"] and cfg.seed == 0 and cfg.hidden_width == 500
+        assert cfg.trainer.solver == "gelsd" and cfg.trainer.rcond == 1e-13
     else:
         assert trainers == ["elm", "uswim", "aswim", "swim"]
         assert cfg.trainer.solver == "gelsd" and cfg.trainer.rcond == 1e-13

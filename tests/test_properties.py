@@ -72,7 +72,10 @@ COMMON = {
     "hardware.dtype": (st.sampled_from(["float32", "float64"]), ["float16", "int"]),
     # 1 only: a run applies its thread count to the whole test process
     "hardware.threads": (st.just("1"), ["0", "-2", "abc", "1.5"]),
-    "evaluation.integrator": (st.sampled_from(["rk4", "implicit_midpoint"]), ["euler"]),
+    "evaluation.integrator": (
+        st.sampled_from(["rk4", "implicit_midpoint", "symplectic_euler"]),
+        ["euler"],
+    ),
     "evaluation.horizon": (floats(0.05, 0.2), ["0", "-1"]),
     "evaluation.dt": (floats(0.02, 0.1), ["0", "x"]),
     "evaluation.threshold": (floats(0.01, 1), ["0", "-0.5"]),

@@ -29,6 +29,10 @@ def spring_data():
     return make_dataset(systems.get("spring"), 200, 100, data_seed=3943)
 
 
+#: the trainers whose model has no Hamiltonian (an MLP vector field: H metrics null)
+WITHOUT_HAMILTONIAN = {"smlp", "adam_mlp"}
+
+
 def tiny_trainer(name: str) -> Trainer:
     cfg = composed(f"trainer={name}", "hidden_width=12", "adam_steps=20", "progress=false")
     return build(cfg, seeds_of(cfg))[1]
@@ -49,6 +53,8 @@ def test_trainer_implements_the_interface(name, spring_data):
         assert trainer.learning_curve_[-1]["step"] > 0
     xdot = model.predict_vector_field(spring_data.x_test)
     assert xdot.shape == spring_data.x_test.shape and np.all(np.isfinite(xdot))
+    assert is_hamiltonian(model) is (name not in WITHOUT_HAMILTONIAN)
+    np.testing.assert_allclose(model.numpy_field()(spring_data.x_test), xdot, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", TRAINERS)

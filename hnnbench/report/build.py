@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from hnnbench.evaluate import TRAJECTORY_FILE
 from hnnbench.metrics import heading
 from hnnbench.record import BadRecord
 from hnnbench.report import compare, figures, matched, tables, verdicts
@@ -190,6 +192,102 @@ def noise_section(frame: pd.DataFrame) -> Section | None:
     return Section("Noise sweep", [Para(text), table])
 
 
+def prior_section(frame: pd.DataFrame, out_dir: Path) -> Section | None:
+    """{sampled, backprop} × {Hamiltonian, not}, where a problem has HNN and MLP runs."""
+    data = tables.prior_data(frame)
+    if data.empty:
+        return None
+    text = (
+        "Where a system has runs of Hamiltonian models (HNN: Ĥ, ẋ̂ = J∇Ĥ) and of models without "
+        "one (MLP: ẋ̂ predicted directly — `smlp`, `adam_mlp`), each trained by sampling and by "
+        "backprop: what the Hamiltonian prior buys (rows HNN vs MLP) next to what sampling buys "
+        "(rows sampled vs backprop). Median [min–max] over seeds; the energy drift uses the TRUE H "
+        "along the learned rollouts (`evaluation.integrator`), so it applies to both kinds of "
+        "model; test rel-L2(H) does not (MLP: none) and is left out here."
+    )
+    blocks: list[Any] = [
+        Para(text),
+        Table("prior_2x2", "Hamiltonian prior × training (median [min–max] over seeds)",
+              tables.prior_display(data), data),
+    ]  # fmt: skip
+    figure = figures.prior_figure(data, out_dir / "figures", "prior-2x2")
+    if figure is not None:
+        blocks.append(figure)
+    return Section("Is the Hamiltonian prior worth it? (HNN vs MLP)", blocks)
+
+
+def trajectory_curve(record: Mapping[str, Any], results_dir: str) -> dict[str, np.ndarray] | None:
+    """The run's ``trajectory.npz`` (beside its record): under the report's results folder as
+    ``<name>/<run_id>`` or ``<run_id>``, else where the run's config put it; None when absent."""
+    run_id, name = record.get("run_id"), record.get("name")
+    configured = (record.get("config") or {}).get("results_dir")
+    places = [Path(results_dir) / str(name) / str(run_id), Path(results_dir) / str(run_id)]
+    if configured:
+        places.append(Path(configured) / str(name) / str(run_id))
+    for place in places:
+        path = place / TRAJECTORY_FILE
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as arrays:
+                return {key: arrays[key] for key in arrays.files}
+    return None
+
+
+def inside_box(states: np.ndarray, domain: Sequence[Sequence[float]]) -> bool:
+    """Whether every state of a trajectory (K, 2n) lies in the box."""
+    box = np.asarray(domain, dtype=float)
+    return bool(np.all((states >= box[:, 0]) & (states <= box[:, 1])))
+
+
+def energy_study_section(
+    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], out_dir: Path, results_dir: str
+) -> Section | None:
+    """The energy-trajectory study (``evaluation.trajectory``; the paper's energy-conservation
+    figure): H min / max / final per run beside what the paper's plot shows, and the figure."""
+    data = tables.energy_study_data(frame, records)
+    if data.empty:
+        return None
+    curves = {
+        int(idx): curve
+        for idx in data["idx"]
+        if (curve := trajectory_curve(records[idx], results_dir)) is not None
+    }
+    seconds = data["rollout_seconds"].dropna()
+    steps = data["steps"].dropna()
+    text = (
+        "One long rollout of each learned vector field from a fixed state "
+        "(`evaluation.trajectory`), and the TRUE H along it: a model that conserves energy keeps "
+        "H near H(0). min / max / H(T) are over every step; the thinned curve is in each run's "
+        f"`{TRAJECTORY_FILE}`. The `paper` column is what the paper's energy-conservation figure "
+        "shows for the same set-up (pendulum, ELM width 500, symplectic Euler, h = 5e-4, T = 100, "
+        "from (π/2, 0)), read off its plot, not published numbers. "
+        f"Rollout time (learned field, {fmt(int(steps.max()) if len(steps) else None)} steps, one "
+        f"thread): {fmt(seconds.min())}–{fmt(seconds.max())} s."
+    )
+    blocks: list[Any] = [
+        Para(text),
+        Table("energy_study", "Energy along the learned trajectory vs the paper's plot",
+              tables.energy_study_display(data), data.drop(columns=["idx", "initial_state"])),
+    ]  # fmt: skip
+    outside = [
+        f"{records[idx].get('method')}"
+        for idx, curve in curves.items()
+        if records[idx].get("domain") and not inside_box(curve["x"], records[idx]["domain"])
+    ]
+    if outside:
+        blocks.append(Note(
+            f"The trajectory of {', '.join(outside)} leaves the training box (the domain the "
+            "model was fitted on): there the learned field extrapolates, and a field without a "
+            "Hamiltonian need not conserve H."
+        ))  # fmt: skip
+    figure = figures.energy_study(data, records, curves, out_dir / "figures", "energy-study")
+    if figure is not None:
+        blocks.append(figure)
+    if len(curves) < len(data):
+        blocks.append(Note(f"{len(data) - len(curves)} run(s) have no `{TRAJECTORY_FILE}` "
+                           "beside their record: not in the figure."))  # fmt: skip
+    return Section("Energy along a long trajectory (energy-conservation study)", blocks)
+
+
 def failed_section(frame: pd.DataFrame) -> Section:
     data = tables.failed_data(frame)
     if data.empty:
@@ -288,17 +386,22 @@ def build_sections(
     ``fidelity_lines``: further items of the paper's fidelity summary."""
     cuts = {name: e.cuts for name, e in EXPERIMENTS.items()}
     paper = compare.paper_sections(frame, records, cuts, results_dir, fidelity_lines)
+    energy = energy_study_section(frame, records, out_dir, results_dir)
+    if energy is not None:  # the paper's energy figure has no table in paper_tables.csv
+        paper = [*paper, energy]
     claims, matched_accuracy = claims_sections(frame, records, out_dir)
+    optional = (
+        dimension_section(frame),
+        rcond_section(frame),
+        noise_section(frame),
+        prior_section(frame, out_dir),
+    )
     sections = [
         claims,
         overview(frame, results_dir, bad),
         summary_section(frame),
         matched_accuracy,
-        *[
-            s
-            for s in (dimension_section(frame), rcond_section(frame), noise_section(frame))
-            if s is not None
-        ],
+        *[s for s in optional if s is not None],
         failed_section(frame),
         *paper,
         *figure_sections(frame, records, out_dir),

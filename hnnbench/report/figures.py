@@ -26,7 +26,10 @@ from hnnbench.report.matched import Problem, curve_of  # noqa: E402
 
 MAX_PANELS = 12
 TINY = 1e-17  # floor for log axes
-METHOD_ORDER = ("elm", "uswim", "aswim", "swim", "adam", "adam_tuned", "lbfgs")
+METHOD_ORDER = (
+    "elm", "uswim", "aswim", "swim", "adam", "adam_tuned", "lbfgs", "smlp_elm", "smlp_uswim",
+    "adam_mlp",
+)  # fmt: skip
 
 
 def colour(method: str) -> str:
@@ -112,6 +115,7 @@ def error_vs_time(frame: pd.DataFrame, folder: Path, stem: str) -> Figure | None
     """Test rel-L2(H) against training time for every complete run, log–log."""
     complete = ok_rows(frame)
     complete = complete[np.isfinite(complete["train_time_s"]) & (complete["train_time_s"] > 0)]
+    complete = complete[complete["hamiltonian"].ne(False)]  # an MLP has no H error
     if complete.empty:
         return None
     groups = panels(complete)
@@ -137,7 +141,9 @@ def adam_curves_with_points(
     groups = panels(frame)
     fig, axes = grid(len(groups))
     for ax, (title, rows) in zip(axes, groups, strict=False):
-        for _, run in rows[rows["trainer"] == "backprop"].iterrows():
+        # their curves follow test rel-L2(H): models without one (Adam-MLP) have no curve here
+        hamiltonian = rows[(rows["trainer"] == "backprop") & rows["hamiltonian"].ne(False)]
+        for _, run in hamiltonian.iterrows():
             seconds, errors = curve_of(records[run["idx"]])
             keep = seconds > 0
             diverged = run["status"] == "diverged"
@@ -146,7 +152,7 @@ def adam_curves_with_points(
             style = "--" if diverged else "-"
             ax.plot(seconds[keep], positive(errors[keep]), style, color=colour(method), alpha=0.7,
                     label=label)  # fmt: skip
-        sampled = ok_rows(rows[rows["trainer"] != "backprop"])
+        sampled = ok_rows(rows[(rows["trainer"] != "backprop") & rows["hamiltonian"].ne(False)])
         for method, runs in sampled.groupby("method", sort=False):
             ax.scatter(runs["train_time_s"], positive(runs["test_H_rel_l2"]), label=method,
                        color=colour(method), s=18, zorder=3)  # fmt: skip
@@ -572,6 +578,127 @@ def claims_speedup(
         "Speed-up at matched accuracy per system (median, min–max bars): stars at backprop's "
         "best error, circles at each sampled configuration's error; open circles with arrows "
         "are lower bounds (backprop did not reach that error within its budget)"
+    )
+    return save(fig, folder, stem, caption)
+
+
+# ---------------------------------------------------------------- the Hamiltonian prior (2 × 2)
+
+PRIOR_STYLE = {"sampled": ("tab:blue", "sampled"), "backprop": ("tab:orange", "backprop")}
+
+
+def _prior_points(ax, rows: pd.DataFrame, metric: str) -> None:
+    """One marker per cell configuration at (median train time, median metric), min–max bars;
+    colour: sampled / backprop; filled circle: HNN, open square: MLP."""
+    for _, row in rows.iterrows():
+        colour_, kind = PRIOR_STYLE.get(row["trainer"], ("grey", str(row["trainer"])))
+        model = "HNN" if row["hamiltonian"] else "MLP"
+        x = row["train_time_s_median"]
+        y = [row[f"{metric}_{k}"] for k in ("median", "min", "max")]
+        if not (np.isfinite(x) and np.isfinite(y[0])) or x <= 0:
+            continue
+        yerr = np.array([[max(y[0] - y[1], 0)], [max(y[2] - y[0], 0)]])
+        ax.errorbar(
+            x, max(y[0], TINY), yerr=yerr, fmt="o" if row["hamiltonian"] else "s",
+            color=colour_, mfc=colour_ if row["hamiltonian"] else "white", ms=7, capsize=3,
+            label=f"{kind} {model} ({row['method']})",
+        )  # fmt: skip
+
+
+def prior_figure(data: pd.DataFrame, folder: Path, stem: str) -> Figure | None:
+    """Per problem: test rel-L2(ẋ) and energy drift against training time for the four cells
+    {sampled, backprop} × {HNN, MLP} (median, min–max over seeds)."""
+    if data.empty:
+        return None
+    problems = list(data.groupby(tables.PRIOR_KEYS, sort=False, dropna=False))[: MAX_PANELS // 2]
+    fig, axes = plt.subplots(len(problems), 2, figsize=(9.5, 3.6 * len(problems)), squeeze=False)
+    for (key, rows), (left, right) in zip(problems, axes, strict=True):
+        title = f"{key[1]} ({key[0]})\n{key[2]}"
+        for ax, metric, label in (
+            (left, "test_xdot_rel_l2", "test rel-L2(ẋ)"),
+            (right, "energy_drift", "energy drift (true H, rollouts)"),
+        ):
+            _prior_points(ax, rows, metric)
+            ax.set(xscale="log", yscale="log", xlabel="training time [s]", ylabel=label)
+            tidy(ax, title)
+    caption = (
+        "Is the Hamiltonian prior worth it? {sampled, backprop} × {HNN, MLP}: test error of ẋ and "
+        "energy drift vs training time (median, bars min–max over seeds)"
+    )
+    return save(fig, folder, stem, caption)
+
+
+# ---------------------------------------------------------------- energy-trajectory study
+
+
+def _level_set(ax, record: Mapping[str, Any], level: float, q: np.ndarray, p: np.ndarray) -> None:
+    """The true orbit H = level (a contour of the system's H), for reference."""
+    from hnnbench import systems  # the report needs the system only here
+
+    try:
+        system = systems.get(record["system"], **(record.get("system_params") or {}))
+    except (KeyError, TypeError, ValueError):
+        return
+    if system.dof != 1:
+        return
+    pad_q, pad_p = 0.1 * np.ptp(q) + 1e-3, 0.1 * np.ptp(p) + 1e-3
+    qq, pp = np.meshgrid(
+        np.linspace(q.min() - pad_q, q.max() + pad_q, 300),
+        np.linspace(p.min() - pad_p, p.max() + pad_p, 300),
+    )
+    energy = system.H(np.column_stack([qq.ravel(), pp.ravel()])).reshape(qq.shape)
+    ax.contour(qq, pp, energy, levels=[level], colors="black", linewidths=2.5, alpha=0.3)
+    ax.plot([], [], color="black", lw=2.5, alpha=0.3, label=f"true orbit H = {level:g}")
+
+
+def energy_study(
+    data: pd.DataFrame,
+    records: Sequence[Mapping[str, Any]],
+    curves: Mapping[int, Mapping[str, np.ndarray]],
+    folder: Path,
+    stem: str,
+) -> Figure | None:
+    """H(t) along each learned trajectory on one axis (with what the paper's plot shows) and
+    the phase portraits (q1, p1) of the same trajectories."""
+    drawn = [row for _, row in data.iterrows() if row["idx"] in curves]
+    if not drawn:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for row in drawn:
+        curve = curves[row["idx"]]
+        label = f"{row['method']} ({'HNN' if row['hamiltonian'] else 'MLP'})"
+        colour_ = colour(row["method"])
+        left.plot(curve["t"], curve["H"], color=colour_, lw=0.8, label=label)
+        n = curve["x"].shape[1] // 2
+        right.plot(curve["x"][:, 0], curve["x"][:, n], color=colour_, lw=0.6, label=label)
+    band = tables.PAPER_ENERGY[True]
+    left.axhspan(band["H_min"], band["H_max"], color="tab:green", alpha=0.12,
+                 label="paper S-HNN band (read off plot)")  # fmt: skip
+    left.scatter([drawn[0]["horizon"]], [tables.PAPER_ENERGY[False]["H_final"]], marker="*",
+                 s=120, color="tab:red", zorder=4,
+                 label="paper S-MLP at t = 100 (read off plot)")  # fmt: skip
+    left.set(xlabel="time t", ylabel="true H along the learned trajectory")
+    left.ticklabel_format(axis="y", useOffset=False)
+    first = curves[drawn[0]["idx"]]
+    n = first["x"].shape[1] // 2
+    _level_set(right, records[drawn[0]["idx"]], float(first["H"][0]), first["x"][:, 0],
+               first["x"][:, n])  # fmt: skip
+    domain = records[drawn[0]["idx"]].get("domain")
+    if domain:  # where the model was trained: an orbit beyond it is extrapolation
+        (q_low, q_high), (p_low, p_high) = domain[0], domain[len(domain) // 2]
+        right.plot([q_low, q_high, q_high, q_low, q_low], [p_low, p_low, p_high, p_high, p_low],
+                   "--", color="tab:green", lw=1, label="training box")  # fmt: skip
+        right.set_xlim(
+            min(q_low, first["x"][:, 0].min()) - 0.3, max(q_high, first["x"][:, 0].max()) + 0.3
+        )
+    right.set(xlabel="q1", ylabel="p1")
+    system = drawn[0]["system"]
+    integrator = f"{drawn[0]['integrator']}, h = {drawn[0]['dt']:g}"
+    tidy(left, f"{system}: energy along the learned trajectory ({integrator})")
+    tidy(right, f"{system}: phase portrait of the same trajectories")
+    caption = (
+        "Energy study: the true H along each learned trajectory (left; the paper's values read "
+        "off its plot for reference) and the trajectories in phase space (right)"
     )
     return save(fig, folder, stem, caption)
 

@@ -10,7 +10,9 @@ domain's dimension). ``rcond`` / ``rcond_mode`` are the sampled solver's regular
 chosen value under ``auto``); an ``auto`` run's method reads ``<method>-auto`` (``base_method``
 keeps the sampler), so it is never pooled with the fixed-rcond runs. ``noise_std`` /
 ``noise_relative``: the target noise; a noisy run's case names it, so noise levels are never
-pooled either. ``data_source``, ``dt_obs``, ``state_noise_std`` and ``correction``: where the
+pooled either. ``hamiltonian``: whether the run's model has a Hamiltonian (the record's field;
+records written before it: True when the run has an H error), None when unknown (a failed run).
+``data_source``, ``dt_obs``, ``state_noise_std`` and ``correction``: where the
 training data came from (records before them: derivatives); a run learned from snapshots or
 trajectories names them in its case, so sources, steps, noise and corrections are never pooled.
 """
@@ -114,6 +116,14 @@ def trainer_setup(record: Mapping[str, Any]) -> tuple[float, str]:
     return lr, json.dumps(trainer, sort_keys=True, default=str)
 
 
+def has_hamiltonian(record: Mapping[str, Any]) -> bool | None:
+    """The record's ``hamiltonian``; older records: True when they have a test error of H."""
+    value = record.get("hamiltonian")
+    if isinstance(value, bool):
+        return value
+    return True if math.isfinite(as_float(record.get("test_H_rel_l2"))) else None
+
+
 def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"idx": index}
     row.update({k: record.get(k) for k in TEXT})
@@ -129,6 +139,7 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     row["energy_method"] = record.get("energy_method")
     row["status"] = row["status"] or "unknown"
     row["trainer"] = trainer_kind(record)
+    row["hamiltonian"] = has_hamiltonian(record)
     row["device"] = row["device"] or "cpu"
     row["lr"], row["setup"] = trainer_setup(record)
     row["rcond"], row["rcond_mode"] = as_float(record.get("rcond")), record.get("rcond_mode")

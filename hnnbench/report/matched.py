@@ -384,6 +384,8 @@ def problems_of(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> li
     """Every problem with at least one complete sampled or backprop run, in frame order."""
     if frame.empty:
         return []
+    # matched on test rel-L2(H): models without a Hamiltonian (S-MLP, Adam-MLP) have none
+    frame = frame[frame["hamiltonian"].ne(False)]
     out = []
     for key, rows in frame.groupby(PROBLEM, dropna=False, sort=False):
         system, case, points = key

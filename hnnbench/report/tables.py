@@ -27,6 +27,7 @@ import pandas as pd
 
 from hnnbench.metrics import heading, summarised
 from hnnbench.report.document import fmt
+from hnnbench.report.frame import as_float
 
 # lr: backprop runs at several learning rates are separate rows (a search), never pooled
 KEYS = ["group", "system", "case", "method", "hidden_width", "train_points", "lr"]
@@ -372,3 +373,141 @@ def noise_display(medians: pd.DataFrame) -> pd.DataFrame:
     order = sorted(wide.columns, key=lambda c: float(c.split()[0]))
     wide = wide[order].reset_index().rename(columns={"group": "experiment"})
     return wide.map(fmt)
+
+
+# ---------------------------------------------------------------- the Hamiltonian prior (2 × 2)
+
+#: a problem on which HNN and MLP runs are compared
+PRIOR_KEYS = ["group", "system", "case", "train_points"]
+#: a cell row: how it was trained, whether the model has a Hamiltonian, the configuration
+PRIOR_CELL = ["trainer", "hamiltonian", "method", "hidden_width", "lr"]
+#: what the 2 × 2 table compares (every one defined for both kinds of model)
+PRIOR_METRICS = (
+    "test_xdot_rel_l2",
+    "rollout_rel_error_final",
+    "valid_prediction_time",
+    "energy_drift",
+    "train_time_s",
+)
+
+
+def prior_data(frame: pd.DataFrame) -> pd.DataFrame:
+    """{sampled, backprop} × {Hamiltonian, not}: one row per configuration of each cell (median,
+    min, max over complete seeds of ``PRIOR_METRICS``), on every problem (group, system, case,
+    points) that has runs of both a Hamiltonian model and one without (an MLP)."""
+    known = frame[frame["hamiltonian"].notna()]
+    both = known.groupby(PRIOR_KEYS, dropna=False)["hamiltonian"].transform("nunique") == 2
+    compared = known[both]
+    rows = []
+    for key, runs in compared.groupby([*PRIOR_KEYS, *PRIOR_CELL], dropna=False, sort=False):
+        complete = runs[runs["status"] == "ok"]
+        row: dict[str, Any] = dict(zip([*PRIOR_KEYS, *PRIOR_CELL], _key(key), strict=True))
+        row["runs"], row["seeds_ok"] = len(runs), int(complete["seed"].nunique())
+        for metric in PRIOR_METRICS:
+            median, low, high = spread(complete[metric].tolist())
+            row.update({f"{metric}_median": median, f"{metric}_min": low, f"{metric}_max": high})
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=[*PRIOR_KEYS, *PRIOR_CELL, "runs", "seeds_ok"])
+    data = pd.DataFrame(rows)
+    # sampled before backprop, the Hamiltonian model before the MLP, within each problem
+    order = {"sampled": 0, "backprop": 1}
+    data["_order"] = [
+        (order.get(t, 2), not h) for t, h in zip(data["trainer"], data["hamiltonian"], strict=True)
+    ]
+    data["_problem"] = data.groupby(PRIOR_KEYS, dropna=False, sort=False).ngroup()
+    data = data.sort_values(["_problem", "_order"], kind="stable")
+    return data.drop(columns=["_order", "_problem"]).reset_index(drop=True)
+
+
+def prior_display(data: pd.DataFrame) -> pd.DataFrame:
+    shown = [k for k in varying(data, PRIOR_KEYS) if k != "train_points"]
+    table = pd.DataFrame({LABELS[k]: data[k].map(fmt) for k in shown})
+    table["training"] = data["trainer"].map(fmt)
+    table["model"] = data["hamiltonian"].map(lambda h: "HNN (Ĥ)" if h else "MLP (no H)")
+    table["method"] = data["method"].map(fmt)
+    table["width"] = data["hidden_width"].map(fmt)
+    table["seeds (ok/runs)"] = [
+        f"{s}/{n}" for s, n in zip(data["seeds_ok"], data["runs"], strict=True)
+    ]
+    for metric in PRIOR_METRICS:
+        table[heading(metric)] = [
+            cell(*values)
+            for values in zip(
+                data[f"{metric}_median"], data[f"{metric}_min"], data[f"{metric}_max"], strict=True
+            )
+        ]
+    return table
+
+
+# ---------------------------------------------------------------- energy-trajectory study
+
+#: what the paper's energy-conservation figure shows, READ OFF THE PLOT (not published numbers):
+#: per model kind, (H at t = 100, the band H stays in)
+PAPER_ENERGY = {
+    False: {"H_final": 1.0015, "text": "drifts upward to ≈ 1.0015 by t = 100"},
+    True: {
+        "H_min": 0.99975,
+        "H_max": 1.00025,
+        "text": "oscillates within ≈ [0.99975, 1.00025], no drift",
+    },
+}
+
+
+def energy_study_data(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per complete run that recorded an energy trajectory (``record['trajectory']``):
+    H min / max / final along it, the steps and the rollout seconds."""
+    rows = []
+    for _, run in frame[frame["status"] == "ok"].iterrows():
+        study = records[run["idx"]].get("trajectory")
+        if not study:
+            continue
+        rows.append(
+            {
+                "group": run["group"],
+                "system": run["system"],
+                "case": run["case"],
+                "method": run["method"],
+                "trainer": run["trainer"],
+                "hamiltonian": run["hamiltonian"],
+                "seed": run["seed"],
+                "idx": run["idx"],
+                "run_id": run["run_id"],
+                "test_xdot_rel_l2": run["test_xdot_rel_l2"],
+                **{
+                    k: as_float(study.get(k))
+                    for k in ("H_initial", "H_min", "H_max", "H_final", "horizon", "dt")
+                },
+                "integrator": study.get("integrator"),
+                "steps": study.get("steps"),
+                "rollout_seconds": as_float(study.get("rollout_seconds")),
+                "initial_state": study.get("initial_state"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def energy_study_display(data: pd.DataFrame) -> pd.DataFrame:
+    def paper(hamiltonian: Any) -> str:
+        known = PAPER_ENERGY.get(bool(hamiltonian))
+        return f"{known['text']} (read off the paper's plot)" if known else "—"
+
+    return pd.DataFrame(
+        {
+            "system": data["system"].map(fmt),
+            "method": data["method"].map(fmt),
+            "model": data["hamiltonian"].map(lambda h: "HNN (Ĥ)" if h else "MLP (no H)"),
+            "seed": data["seed"].map(fmt),
+            "integrator, h, T": [
+                f"{i}, {fmt(h)}, {fmt(t)}"
+                for i, h, t in zip(data["integrator"], data["dt"], data["horizon"], strict=True)
+            ],
+            "H(0)": data["H_initial"].map(lambda v: fmt(v, digits=7)),
+            "min H": data["H_min"].map(lambda v: fmt(v, digits=7)),
+            "max H": data["H_max"].map(lambda v: fmt(v, digits=7)),
+            "H(T)": data["H_final"].map(lambda v: fmt(v, digits=7)),
+            "paper": data["hamiltonian"].map(paper),
+            "rollout [s]": data["rollout_seconds"].map(fmt),
+            "test rel-L2(ẋ)": data["test_xdot_rel_l2"].map(fmt),
+        }
+    )

@@ -9,6 +9,11 @@ optionally full batch, float32 arithmetic or ``torch.compile``.
 
 The loss, the initialisation, the learning curve, the stops and the anchor shift are
 ``backprop.BackpropTrainer``'s, shared with ``lbfgs``.
+
+``adam_mlp`` (``AdamMLPTrainer``): the non-Hamiltonian twin — the paper's Adam (same optimiser,
+lr, batches, budget knobs and PyTorch default initialisation from the model seed) on a
+``VectorFieldNet`` ẋ̂ = C tanh(Wx + b) + c with the same loss, mean((ẋ̂ − ẋ)²), which needs no
+input gradient (``grad_mode`` does not apply); its learning curve follows the test rel-L2 of ẋ.
 """
 
 from __future__ import annotations
@@ -20,21 +25,22 @@ from typing import Any
 import torch
 
 from hnnbench.checks import flag, number
-from hnnbench.network import HamiltonianNet
+from hnnbench.data import Dataset
+from hnnbench.evaluate import rel_l2
+from hnnbench.network import HamiltonianNet, OneHiddenLayerNet, VectorFieldNet
 from hnnbench.trainers.backprop import (
     GRAD_MODES,
     BackpropTrainer,
     Batches,
-    CurvePoint,
     anchored_rel_error,
     hnn_loss,
 )
 
 __all__ = [
     "GRAD_MODES",
+    "AdamMLPTrainer",
     "AdamTrainer",
     "AdamTunedTrainer",
-    "CurvePoint",
     "anchored_rel_error",
     "warmup_cosine",
 ]
@@ -150,3 +156,24 @@ class AdamTunedTrainer(AdamTrainer):
             "final_lr": self.lr_now_,
             "compile": self.compile,
         }
+
+
+class AdamMLPTrainer(AdamTrainer):
+    """The paper's Adam on the MLP vector field (``VectorFieldNet``): no Hamiltonian, no anchor."""
+
+    method = "adam_mlp"
+    network = VectorFieldNet
+    curve_metric = "test_xdot_rel_l2"
+
+    def _loss(self, net: OneHiddenLayerNet, x: torch.Tensor, xdot: torch.Tensor) -> torch.Tensor:
+        return torch.mean((net(x) - xdot) ** 2)
+
+    def _test_error(self, net: OneHiddenLayerNet, data: Dataset) -> float:
+        """Test rel-L2 of ẋ."""
+        return rel_l2(data.xdot_test, net.predict_vector_field(data.x_test))
+
+    def _finish(self, net: OneHiddenLayerNet, data: Dataset) -> None:
+        """Nothing to anchor: the MLP has no Ĥ."""
+
+    def _info(self) -> dict[str, Any]:
+        return {**super()._info(), "grad_mode": None, "network": "vector_field"}

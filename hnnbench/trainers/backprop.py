@@ -25,8 +25,7 @@ import math
 import sys
 import time
 from abc import abstractmethod
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -35,19 +34,11 @@ from tqdm import tqdm
 from hnnbench.checks import ConfigError, choice, flag, integer, number
 from hnnbench.data import Dataset
 from hnnbench.hardware import DTYPES, synchronize
-from hnnbench.network import HamiltonianNet, apply_J_torch
+from hnnbench.network import HamiltonianNet, OneHiddenLayerNet, apply_J_torch
 from hnnbench.trainers.base import Trainer
 from hnnbench.trainers.malloc import tuned_malloc
 
 GRAD_MODES = ("autograd", "analytic", "fused")
-
-
-@dataclass
-class CurvePoint:
-    seconds: float
-    step: int
-    train_loss: float
-    test_H_rel_l2: float
 
 
 def anchored_rel_error(net: HamiltonianNet, data: Dataset) -> float:
@@ -122,6 +113,10 @@ class BackpropTrainer(Trainer):
     """
 
     kind = "backprop"
+    #: the network it trains (``network.py``)
+    network: ClassVar[type[OneHiddenLayerNet]] = HamiltonianNet
+    #: the test error each learning-curve point holds (and ``target_error`` refers to)
+    curve_metric: ClassVar[str] = "test_H_rel_l2"
 
     def __init__(
         self,
@@ -208,37 +203,48 @@ class BackpropTrainer(Trainer):
         tiny.steps, tiny.eval_every, tiny.max_seconds = 2, 1, None
         return tiny
 
-    def _init_network(self, input_dim: int) -> HamiltonianNet:
+    def _init_network(self, input_dim: int) -> OneHiddenLayerNet:
         """PyTorch's default initialisation from the model seed, no global side effects."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.model_seed)
-            net = HamiltonianNet(input_dim, self.hidden_width, getattr(torch, self.dtype))
+            net = self.network(input_dim, self.hidden_width, getattr(torch, self.dtype))
         return net.to(self.device, getattr(torch, self.effective_dtype))
 
     def _loss(self, net: HamiltonianNet, x: torch.Tensor, xdot: torch.Tensor) -> torch.Tensor:
         return hnn_loss(net, x, xdot, self.grad_mode)
 
-    def _curve_error(self, net: HamiltonianNet, data: Dataset) -> float:
+    def _curve_error(self, net: OneHiddenLayerNet, data: Dataset) -> float:
         """The test error as the final model will be evaluated: in the run's dtype."""
-        if net.dtype == getattr(torch, self.dtype):
-            return anchored_rel_error(net, data)
-        return anchored_rel_error(_copy_in(net, self.dtype), data)
+        if net.dtype != getattr(torch, self.dtype):
+            net = _copy_in(net, self.dtype)
+        return self._test_error(net, data)
+
+    def _test_error(self, net: HamiltonianNet, data: Dataset) -> float:
+        """The learning curve's ``curve_metric``: test rel-L2 of the anchored Ĥ."""
+        return anchored_rel_error(net, data)
+
+    def _curve_point(self, seconds: float, step: int, loss: float, error: float) -> dict:
+        return {"seconds": seconds, "step": step, "train_loss": loss, self.curve_metric: error}
+
+    def _finish(self, net: HamiltonianNet, data: Dataset) -> None:
+        """After a run that did not diverge: fix Ĥ's constant, Ĥ(x0) = H0."""
+        net.shift_to_anchor(data.anchor, data.anchor_H)
 
     def elapsed(self) -> float:
         """Training seconds so far (evaluations left out); valid inside ``_advance``."""
         return self._train_seconds + time.perf_counter() - self._started
 
-    def fit(self, data: Dataset) -> HamiltonianNet:
+    def fit(self, data: Dataset) -> OneHiddenLayerNet:
         with tuned_malloc(self.malloc_tuning) as malloc:
             net = self._fit(data)
         self.fit_info_["malloc"] = malloc
         if net.dtype != getattr(torch, self.dtype):
             net = _copy_in(net, self.dtype)
         if not self.diverged_:
-            net.shift_to_anchor(data.anchor, data.anchor_H)
+            self._finish(net, data)
         return net
 
-    def _fit(self, data: Dataset) -> HamiltonianNet:
+    def _fit(self, data: Dataset) -> OneHiddenLayerNet:
         net = self._init_network(data.x_train.shape[1])
         batches = Batches(net.as_tensor(data.x_train), net.as_tensor(data.xdot_train), self)
         self._start(net)
@@ -251,8 +257,9 @@ class BackpropTrainer(Trainer):
             unit="step",
             leave=False,
         )
-        initial = CurvePoint(0.0, 0, float("nan"), self._curve_error(net, data))
-        self.learning_curve_.append(asdict(initial))
+        self.learning_curve_.append(
+            self._curve_point(0.0, 0, float("nan"), self._curve_error(net, data))
+        )
         synchronize(net.device)
         self._started = time.perf_counter()
         while step < self.steps:
@@ -271,8 +278,8 @@ class BackpropTrainer(Trainer):
                 self.diverged_, self.stop_reason_ = True, "diverged"
                 break
             error = self._curve_error(net, data)
-            point = CurvePoint(self._train_seconds, step, loss_value, error)
-            self.learning_curve_.append({**asdict(point), **self._curve_extra()})
+            point = self._curve_point(self._train_seconds, step, loss_value, error)
+            self.learning_curve_.append({**point, **self._curve_extra()})
             bar.set_postfix(loss=f"{loss_value:.2e}", test_err=f"{error:.2e}")
             if self.target_error is not None and error <= self.target_error:
                 self.stop_reason_ = "target_error"
@@ -339,8 +346,8 @@ class Batches:
         return self.x[rows], self.xdot[rows]
 
 
-def _copy_in(net: HamiltonianNet, dtype: str) -> HamiltonianNet:
+def _copy_in(net: OneHiddenLayerNet, dtype: str) -> OneHiddenLayerNet:
     """The network with its weights cast to ``dtype`` (a copy; float32 → float64 is exact)."""
-    copy = HamiltonianNet(net.input_dim, net.hidden_width, getattr(torch, dtype), net.device)
+    copy = type(net)(net.input_dim, net.hidden_width, getattr(torch, dtype), net.device)
     copy.load_state_dict({k: v.to(getattr(torch, dtype)) for k, v in net.state_dict().items()})
     return copy

@@ -20,6 +20,11 @@ exact first pass, at a fraction of its cost.
 generalised cross-validation on the reduced system (``lstsq/solvers.py``); ``fit_info_`` and the
 record hold the chosen rcond, with ``rcond_mode='auto'``.
 
+``SMLPTrainer`` (``trainer=smlp``) is the paper's sampled ODE-net: the same hidden layer (the
+same samplers and random stream; A-SWIM excluded, it needs a learned Ĥ) and one least-squares
+solve for a linear head that predicts ẋ directly, [φ(X) 1]·[C; c] = Ẋ (``FeatureLeastSquares``,
+the same solvers and rcond), returning a ``VectorFieldNet``: no Hamiltonian.
+
 For a pair, d = ‖x_to − x_from‖ (clipped at 1e-10), s2 = artanh(½) = ½ ln 3, s1 = 2 s2,
 w = s1 (x_to − x_from) / d², b = −w·x_from − s2, so tanh(w·x_from + b) = −½ and
 tanh(w·x_to + b) = +½. N·max(1, ⌈M/N⌉) candidate pairs are drawn; M distinct ones are chosen.
@@ -35,9 +40,15 @@ import torch
 
 from hnnbench.checks import ConfigError, choice, integer, number
 from hnnbench.data import Dataset
-from hnnbench.network import HamiltonianNet
+from hnnbench.network import HamiltonianNet, OneHiddenLayerNet, VectorFieldNet
 from hnnbench.trainers.base import Trainer
-from hnnbench.trainers.lstsq import CHUNK_BYTES, GradientLeastSquares, check_solver, solve
+from hnnbench.trainers.lstsq import (
+    CHUNK_BYTES,
+    FeatureLeastSquares,
+    GradientLeastSquares,
+    check_solver,
+    solve,
+)
 from hnnbench.trainers.lstsq.solvers import check_auto
 
 METHODS = ("elm", "uswim", "swim", "aswim")
@@ -117,6 +128,10 @@ class SampledTrainer(Trainer):
     """
 
     kind = "sampled"
+    #: the samplers this trainer accepts as ``method``
+    methods: tuple[str, ...] = METHODS
+    #: the network it returns
+    network: type[OneHiddenLayerNet] = HamiltonianNet
 
     def __init__(
         self,
@@ -131,7 +146,7 @@ class SampledTrainer(Trainer):
         first_pass_points: int | str | None = "auto",
     ) -> None:
         super().__init__(hidden_width, model_seed, device, dtype)
-        choice("method", method, METHODS)
+        choice("method", method, self.methods)
         if rcond != "auto":
             try:
                 number("rcond", rcond, above=0, below=1)
@@ -139,14 +154,20 @@ class SampledTrainer(Trainer):
                 raise ConfigError(f"{err} or 'auto'") from None
         if first_pass_points not in (None, "auto"):
             integer("first_pass_points", first_pass_points, 2, null="all points; or 'auto'")
-        self.method = method
+        self.sampler = method  # the hidden-layer sampler
+        self.method = self.record_method(method)
         self.solver = check_solver(solver)
         self.rcond = rcond if rcond == "auto" else float(rcond)
         self.first_pass_solver = check_solver(first_pass_solver or solver)
         check_auto(self.solver, rcond)
-        if method == "aswim":
+        if self.sampler == "aswim":
             check_auto(self.first_pass_solver, rcond, key="first_pass_solver")
         self.first_pass_points = first_pass_points
+
+    @staticmethod
+    def record_method(sampler: str) -> str:
+        """The record's ``method``: the sampler's name."""
+        return sampler
 
     def record_fields(self) -> dict[str, Any]:
         mode = "auto" if self.rcond == "auto" else "fixed"
@@ -157,14 +178,14 @@ class SampledTrainer(Trainer):
             "rcond_mode": mode,
         }
 
-    def fit(self, data: Dataset) -> HamiltonianNet:
-        if self.method == "swim" and data.H_train is None:
+    def fit(self, data: Dataset) -> OneHiddenLayerNet:
+        if self.sampler == "swim" and data.H_train is None:
             raise ValueError(
                 "method 'swim' is an oracle: it needs the true H at the training points "
                 "(dataset.H_train), which this dataset does not have; use 'aswim' or 'uswim'"
             )
         rng = np.random.default_rng(self.model_seed)
-        net = HamiltonianNet(
+        net = self.network(
             data.x_train.shape[1], self.hidden_width, getattr(torch, self.dtype), self.device
         )
         x = net.as_tensor(data.x_train)
@@ -172,16 +193,16 @@ class SampledTrainer(Trainer):
         ranks: list[int] = []
         self.chosen_rcond_: float | None = None
         first_pass: dict[str, Any] = {}
-        if self.method == "elm":
+        if self.sampler == "elm":
             weights = elm_weights(data.domain, x.shape[1], self.hidden_width, rng)
         else:
             pairs = candidate_pairs(len(data.x_train), self.hidden_width, rng)
-            values = data.H_train if self.method == "swim" else None
+            values = data.H_train if self.sampler == "swim" else None
             probabilities = pair_probabilities(data.x_train, values, pairs)
             weights = pair_weights(
                 data.x_train, choose_pairs(pairs, probabilities, self.hidden_width, rng)
             )
-            if self.method == "aswim":
+            if self.sampler == "aswim":
                 points = self.first_pass_points
                 rows = slice(2 * self.hidden_width if points == "auto" else points)
                 first_pass = {"solver": self.first_pass_solver, "points": len(x[rows])}
@@ -199,6 +220,7 @@ class SampledTrainer(Trainer):
         auto = self.rcond == "auto"
         self.fit_info_ = {
             "method": self.method,
+            "sampler": self.sampler,
             "solver": self.solver,
             # 'auto': the value GCV chose for the final solve (``lstsq/solvers.py``)
             "rcond": self.chosen_rcond_ if auto else self.rcond,
@@ -228,4 +250,46 @@ class SampledTrainer(Trainer):
             self.chosen_rcond_ = solution.rcond
         net.set_weights(hidden_weight, hidden_bias, solution.coef, 0.0)
         net.shift_to_anchor(data.anchor, data.anchor_H)
+        return solution.effective_rank
+
+
+class SMLPTrainer(SampledTrainer):
+    """S-MLP: a sampled hidden layer and a least-squares head for ẋ (``VectorFieldNet``).
+
+    ``method``: the sampler, ``elm`` (the paper's), ``uswim`` or ``swim`` (the oracle); the
+    record's method is ``smlp_<sampler>``, so S-MLP runs are never pooled with the HNN's.
+    """
+
+    methods = ("elm", "uswim", "swim")
+    network = VectorFieldNet
+
+    def __init__(self, hidden_width: int, method: str = "elm", **kwargs: Any) -> None:
+        if method == "aswim":
+            raise ConfigError(
+                f"method 'aswim' ranks pairs by a learned Ĥ, which an S-MLP has not; "
+                f"allowed for smlp: {sorted(self.methods)}"
+            )
+        super().__init__(hidden_width, method, **kwargs)
+
+    @staticmethod
+    def record_method(sampler: str) -> str:
+        return f"smlp_{sampler}"
+
+    def _solve_last_layer(
+        self,
+        net: OneHiddenLayerNet,
+        weights: tuple[np.ndarray, np.ndarray],
+        x: torch.Tensor,
+        xdot: torch.Tensor,
+        data: Dataset,
+        solver: str,
+    ) -> int:
+        """Set hidden weights, solve [φ(X) 1]·[C; c] = Ẋ for all 2n outputs at once."""
+        hidden_weight, hidden_bias = net.as_tensor(weights[0]), net.as_tensor(weights[1])
+        problem = FeatureLeastSquares(x, xdot, hidden_weight, hidden_bias)
+        solution = solve(solver, problem, self.rcond)
+        if solution.rcond is not None:
+            self.chosen_rcond_ = solution.rcond
+        coef = solution.coef  # (M + 1, 2n): the weights, then the bias row
+        net.set_weights(hidden_weight, hidden_bias, coef[:-1].T, coef[-1])
         return solution.effective_rank

@@ -1,6 +1,7 @@
 """The last layer of a sampled HNN by least squares.
 
-* ``problem.py``    the system A c = b of Hamilton's equations (``GradientLeastSquares``).
+* ``problem.py``    the system A c = b of Hamilton's equations (``GradientLeastSquares``) and
+                    the S-MLP's [φ(X) 1] C = Ẋ (``FeatureLeastSquares``).
 * ``streaming.py``  its exact reduction to a small triangle: streamed QR of [S | ẋ] and
                     triangle merges, in parallel threads on CPU.
 * ``solvers.py``    the solvers ``gelsd``, ``qr_svd``, ``qr_ridge`` (default), ``normal``
@@ -9,7 +10,9 @@
 
 from hnnbench.trainers.lstsq.problem import (
     CHUNK_BYTES,
+    FeatureLeastSquares,
     GradientLeastSquares,
+    LeastSquaresProblem,
     Solution,
     is_cpu_float64,
 )
@@ -35,7 +38,9 @@ from hnnbench.trainers.lstsq.streaming import (
 __all__ = [
     "CHUNK_BYTES",
     "SOLVERS",
+    "FeatureLeastSquares",
     "GradientLeastSquares",
+    "LeastSquaresProblem",
     "Solution",
     "check_solver",
     "data_factor",

@@ -18,6 +18,10 @@ coefficients c and the effective rank.
                  syrk on CPU): fastest, but squares the condition number — not paper-accurate,
                  used by default only for A-SWIM's first pass (see ``sampled.py``).
 
+Every solver also takes the S-MLP's ``FeatureLeastSquares`` (``problem.py``): one matrix and 2n
+right-hand sides, solved together (one factorisation, one λ for all outputs); c is then
+(M + 1) × 2n.
+
 With fewer equations than unknowns gelsd and qr_svd return the minimum-norm solution, qr_ridge
 the Tikhonov one (minimum norm as λ → 0) and normal its ridge approximation of it.
 """
@@ -33,7 +37,7 @@ from scipy.linalg import blas
 
 from hnnbench.checks import ConfigError, choice
 from hnnbench.trainers.lapack import tpqrt
-from hnnbench.trainers.lstsq.problem import GradientLeastSquares, Solution, is_cpu_float64
+from hnnbench.trainers.lstsq.problem import LeastSquaresProblem, Solution, is_cpu_float64
 from hnnbench.trainers.lstsq.streaming import (
     TPQRT_BLOCK,
     merge_flops,
@@ -61,32 +65,41 @@ def spectral_norm(matrix: torch.Tensor, iterations: int = 10) -> float:
     return max(estimate, float(matrix.norm()) / math.sqrt(matrix.shape[1]))
 
 
+def as_columns(rhs: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """A right-hand side as a matrix (one column per output) and the map back to its shape."""
+    if rhs.ndim == 2:
+        return rhs, lambda coef: coef
+    return rhs[:, None], lambda coef: coef[:, 0]
+
+
 def svd_solve(matrix: torch.Tensor, rhs: torch.Tensor, rcond: float) -> Solution:
     """Truncated-SVD least squares: singular values ≤ rcond·σ_max are dropped; the
-    minimum-norm solution of what remains (any shape).
+    minimum-norm solution of what remains (any shape; ``rhs`` a vector or one column per
+    output).
 
     On CPU LAPACK gelsd solves directly, without forming U and V. On CUDA (no rank-revealing
     lstsq driver there) a tall matrix is first reduced to its square triangular factor (R of
     [A | b], the same singular values), then an explicit SVD with the same cutoff.
     """
+    rhs, shaped = as_columns(rhs)
     if matrix.device.type == "cpu":
-        result = torch.linalg.lstsq(matrix, rhs[:, None], rcond=rcond, driver="gelsd")
-        return Solution(result.solution[:, 0], int(result.rank))
+        result = torch.linalg.lstsq(matrix, rhs, rcond=rcond, driver="gelsd")
+        return Solution(shaped(result.solution), int(result.rank))
     width = matrix.shape[1]
     if matrix.shape[0] > width:
-        factor = triangular_factor(torch.cat([matrix, rhs[:, None]], dim=1))[:width]
-        matrix, rhs = factor[:, :width], factor[:, width]
+        factor = triangular_factor(torch.cat([matrix, rhs], dim=1))[:width]
+        matrix, rhs = factor[:, :width], factor[:, width:]
     u, sigma, vh = torch.linalg.svd(matrix, full_matrices=False)
     keep = sigma > rcond * sigma[0]
-    coef = vh[keep].T @ ((u[:, keep].T @ rhs) / sigma[keep])
-    return Solution(coef, int(keep.sum()))
+    coef = vh[keep].T @ ((u[:, keep].T @ rhs) / sigma[keep, None])
+    return Solution(shaped(coef), int(keep.sum()))
 
 
-def solve_gelsd(problem: GradientLeastSquares, rcond: float) -> Solution:
+def solve_gelsd(problem: LeastSquaresProblem, rcond: float) -> Solution:
     return svd_solve(*problem.dense(), rcond)
 
 
-def solve_qr_svd(problem: GradientLeastSquares, rcond: float) -> Solution:
+def solve_qr_svd(problem: LeastSquaresProblem, rcond: float) -> Solution:
     return svd_solve(*triangular_system(problem), rcond)
 
 
@@ -94,25 +107,27 @@ def with_ridge(
     factor: torch.Tensor, rhs: torch.Tensor, ridge: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Square R factor (and rotated right-hand side) of [F; λI] c = [f; 0], F upper
-    trapezoidal (r × M, r ≤ M).
+    trapezoidal (r × M, r ≤ M); f a vector or k columns (then k columns come back).
 
     tpqrt merges a square triangle with a trapezoid below it: [F f; 0 0] on [λI 0] when F is
     square, else [λI 0; 0 0] on the r rows of [F f] (≈ 2rM² flops instead of (2/3)M³).
     """
     rows, width = factor.shape
+    rhs, shaped = as_columns(rhs)
+    cols = width + rhs.shape[1]
     # both blocks column-major as LAPACK wants, so tpqrt works in place: no copies
-    square = factor.new_zeros(width + 1, width + 1).T
-    below = factor.new_zeros(width + 1, width if rows == width else rows).T
+    square = factor.new_zeros(cols, cols).T
+    below = factor.new_zeros(cols, width if rows == width else rows).T
     data, ridged = (square, below) if rows == width else (below, square)
-    data[:rows, :width], data[:rows, width] = factor, rhs
+    data[:rows, :width], data[:rows, width:] = factor, rhs
     ridged[:width, :width].diagonal().fill_(ridge)
     if is_cpu_float64(factor):
-        with serial_if_small(merge_flops(width + 1, below.shape[0])):
+        with serial_if_small(merge_flops(cols, below.shape[0])):
             tpqrt(square.numpy(), below.numpy(), nb=TPQRT_BLOCK)  # in place
         packed = square
     else:
         packed = triangular_factor(torch.cat([square, below]))
-    return packed[:width, :width], packed[:width, width]
+    return packed[:width, :width], shaped(packed[:width, width:])
 
 
 #: rcond values GCV chooses among for ``rcond='auto'``: 1e-16 … 1e-4, four a decade
@@ -132,14 +147,16 @@ def gcv_scores(
     m = ``equations`` (rows of A), σ the singular values of F (those of A), β = Uᵀf; then
     ‖Ac_λ − b‖² = Σ (λ²/(σ² + λ²))² β² + discarded² (the part of b the reduction set aside:
     the noise floor) and the trace term is the effective number of parameters. A λ whose
-    denominator is not positive (as many parameters as equations) scores inf.
+    denominator is not positive (as many parameters as equations) scores inf. With k
+    right-hand sides (the S-MLP's outputs, one λ for all) the residuals add up, m counts the
+    equations of all outputs and each output has the trace's parameters.
     """
     u, sigma, _ = np.linalg.svd(factor.double().cpu().numpy(), full_matrices=False)
-    beta = u.T @ rhs.double().cpu().numpy()
+    beta = u.T @ as_columns(rhs)[0].double().cpu().numpy()  # (r, k)
     s2, l2 = sigma[None, :] ** 2, np.asarray(ridges, dtype=float)[:, None] ** 2
     damped = l2 / (s2 + l2)
-    residual = ((damped * beta[None, :]) ** 2).sum(axis=1) + discarded**2
-    freedom = equations - (s2 / (s2 + l2)).sum(axis=1)
+    residual = ((damped[:, :, None] * beta[None]) ** 2).sum(axis=(1, 2)) + discarded**2
+    freedom = equations - beta.shape[1] * (s2 / (s2 + l2)).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         scores = np.where(freedom > 0, equations * residual / freedom**2, np.inf)
     return scores
@@ -148,10 +165,11 @@ def gcv_scores(
 def ridge_solve(factor: torch.Tensor, rhs: torch.Tensor, ridge: float) -> torch.Tensor:
     """The Tikhonov coefficients for one λ: R of [F; λI] and a triangular solve."""
     triangle, rhs = with_ridge(factor, rhs, ridge)
-    return torch.linalg.solve_triangular(triangle, rhs[:, None], upper=True)[:, 0]
+    rhs, shaped = as_columns(rhs)
+    return shaped(torch.linalg.solve_triangular(triangle, rhs, upper=True))
 
 
-def solve_qr_ridge(problem: GradientLeastSquares, rcond: float | str) -> Solution:
+def solve_qr_ridge(problem: LeastSquaresProblem, rcond: float | str) -> Solution:
     """Tikhonov least squares min ‖Ac − b‖² + λ²‖c‖² with λ = rcond·σ_max(A), solved stably.
 
     The trapezoid F of ``qr_svd`` (same reduction and merges), then the R factor of [F; λI]
@@ -169,7 +187,7 @@ def solve_qr_ridge(problem: GradientLeastSquares, rcond: float | str) -> Solutio
     factor, rhs = reduced[0], reduced[1]
     scale = spectral_norm(factor)
     if scale == 0:  # A = 0: the minimum-norm solution
-        zeros = torch.zeros(problem.width, dtype=rhs.dtype, device=rhs.device)
+        zeros = torch.zeros((problem.width, *rhs.shape[1:]), dtype=rhs.dtype, device=rhs.device)
         return Solution(zeros, 0, AUTO_GRID[0] if auto else None)
     eps = torch.finfo(factor.dtype).eps
     if auto:  # the grid's values below ε act as ε: ε itself is the smallest candidate
@@ -181,8 +199,9 @@ def solve_qr_ridge(problem: GradientLeastSquares, rcond: float | str) -> Solutio
     return Solution(coef, problem.width, rcond if auto else None)
 
 
-def augmented_gram(problem: GradientLeastSquares) -> torch.Tensor:
-    """[S | ẋ]ᵀ[S | ẋ] accumulated over chunks; on CPU (float64) by BLAS syrk (half the flops)."""
+def augmented_gram(problem: LeastSquaresProblem) -> torch.Tensor:
+    """[S | ẋ]ᵀ[S | ẋ] (S-MLP: [Φ | Ẋ]ᵀ[Φ | Ẋ]) accumulated over chunks; on CPU (float64) by
+    BLAS syrk (half the flops)."""
     cols = problem.width + problem.outputs
     if is_cpu_float64(problem.x):
         gram = np.zeros((cols, cols), order="F")
@@ -195,14 +214,13 @@ def augmented_gram(problem: GradientLeastSquares) -> torch.Tensor:
     return gram
 
 
-def solve_normal(problem: GradientLeastSquares, rcond: float, ridge: float = 1e-12) -> Solution:
-    """Cholesky of (SᵀS ⊙ GᵀG + ridge·mean(diag)·I); the rank reported is the full width."""
-    scales, width = problem.column_scales(), problem.width
-    augmented = augmented_gram(problem)
-    gram = augmented[:width, :width] * (scales.T @ scales)
-    rhs = (scales.T * augmented[:width, width:]).sum(dim=1)
+def solve_normal(problem: LeastSquaresProblem, rcond: float, ridge: float = 1e-12) -> Solution:
+    """Cholesky of (SᵀS ⊙ GᵀG + ridge·mean(diag)·I) (S-MLP: ΦᵀΦ + …); the rank reported is
+    the full width."""
+    gram, rhs = problem.normal_equations(augmented_gram(problem))
+    rhs, shaped = as_columns(rhs)
     chol = ridged_cholesky(gram, ridge)
-    return Solution(torch.cholesky_solve(rhs[:, None], chol)[:, 0], width)
+    return Solution(shaped(torch.cholesky_solve(rhs, chol)), problem.width)
 
 
 def ridged_cholesky(gram: torch.Tensor, ridge: float, tries: int = 16) -> torch.Tensor:
@@ -221,7 +239,7 @@ def ridged_cholesky(gram: torch.Tensor, ridge: float, tries: int = 16) -> torch.
     )
 
 
-SOLVERS: dict[str, Callable[[GradientLeastSquares, float], Solution]] = {
+SOLVERS: dict[str, Callable[[LeastSquaresProblem, float], Solution]] = {
     "gelsd": solve_gelsd,
     "qr_svd": solve_qr_svd,
     "qr_ridge": solve_qr_ridge,
@@ -245,7 +263,7 @@ def check_auto(name: str, rcond: float | str, key: str = "solver") -> None:
         )
 
 
-def solve(name: str, problem: GradientLeastSquares, rcond: float | str) -> Solution:
+def solve(name: str, problem: LeastSquaresProblem, rcond: float | str) -> Solution:
     """Least-squares coefficients c of the last layer with the named solver (rcond='auto':
     GCV's choice, ``qr_ridge`` only; ``normal`` ignores rcond)."""
     check_auto(check_solver(name), rcond)

@@ -35,7 +35,11 @@ from threadpoolctl import ThreadpoolController
 
 from hnnbench.hardware import torch_threads
 from hnnbench.trainers.lapack import geqrt, tpqrt
-from hnnbench.trainers.lstsq.problem import GradientLeastSquares, is_cpu_float64
+from hnnbench.trainers.lstsq.problem import (
+    FeatureLeastSquares,
+    LeastSquaresProblem,
+    is_cpu_float64,
+)
 
 #: block size of LAPACK tpqrt in the triangular merges (measured: 32 beats 16 and 48)
 TPQRT_BLOCK = 32
@@ -52,7 +56,7 @@ def triangular_factor(matrix: torch.Tensor) -> torch.Tensor:
     return torch.triu(packed[:size])
 
 
-def streamed_R(problem: GradientLeastSquares, points: slice = slice(None)) -> torch.Tensor:
+def streamed_R(problem: LeastSquaresProblem, points: slice = slice(None)) -> torch.Tensor:
     """R of [S | ẋ] over a range of points by tall-skinny QR over chunks: QR([R_prev; chunk]).
 
     Upper trapezoidal, min(points, M+2n) × (M+2n): with fewer points than columns (then one
@@ -137,7 +141,7 @@ def merge_tree(triangles: list[np.ndarray], parallel_map: Callable = map) -> np.
     return items[0]
 
 
-def factor_ranges(problem: GradientLeastSquares) -> list[slice]:
+def factor_ranges(problem: LeastSquaresProblem) -> list[slice]:
     """The point ranges ``data_factor`` factors in parallel: one per thread, each with at least
     2(M+2n) points and a QR worth a thread (``PARALLEL_FLOPS``)."""
     cols = problem.width + problem.outputs
@@ -145,7 +149,7 @@ def factor_ranges(problem: GradientLeastSquares) -> list[slice]:
     return point_ranges(problem.x.shape[0], torch.get_num_threads(), least)
 
 
-def data_factor(problem: GradientLeastSquares) -> torch.Tensor:
+def data_factor(problem: LeastSquaresProblem) -> torch.Tensor:
     """R of [S | ẋ] (min(N, M+2n) × (M+2n), upper trapezoidal).
 
     CPU, float64: the points are split into one range per thread (if each range has ≥ 2(M+2n)
@@ -223,14 +227,30 @@ def merge_blocks(
     return triangle[:width, :width], triangle[:width, width], discarded
 
 
+def feature_triangular_system(
+    problem: FeatureLeastSquares, with_residual: bool = False
+) -> tuple[torch.Tensor, ...]:
+    """The S-MLP's reduction: R of [Φ | Ẋ] already is it (F = R_Φ, f = Q_Φᵀ Ẋ, one column per
+    output); its rows past M + 1 hold the residual no coefficient can reach."""
+    factor, width = data_factor(problem), problem.width
+    rows = min(factor.shape[0], width)
+    reduced = (factor[:rows, :width], factor[:rows, width:])
+    if not with_residual:
+        return reduced
+    return (*reduced, float(factor[width:, width:].norm()) if factor.shape[0] > width else 0.0)
+
+
 def triangular_system(
-    problem: GradientLeastSquares, with_residual: bool = False
+    problem: LeastSquaresProblem, with_residual: bool = False
 ) -> tuple[torch.Tensor, ...]:
     """Upper trapezoidal F (r × M, r = min(2n·k, M)) and f with the least-squares problem
     ‖Fc − f‖ equal to A's (same minimisers, residuals up to a constant): block merges on
     CPU/float64 when the stack is taller than M, else a QR of the stacked reduction.
     ``with_residual``: also that constant's square root, the residual norm the reduction
-    discards (‖Ac − b‖² = ‖Fc − f‖² + residual²; what GCV needs, ``solvers.py``)."""
+    discards (‖Ac − b‖² = ‖Fc − f‖² + residual²; what GCV needs, ``solvers.py``). An S-MLP
+    problem (``FeatureLeastSquares``): f has one column per output."""
+    if isinstance(problem, FeatureLeastSquares):
+        return feature_triangular_system(problem, with_residual)
     factor, scales, width = data_factor(problem), problem.column_scales(), problem.width
     if is_cpu_float64(factor) and problem.outputs * min(factor.shape[0], width) > width:
         return merge_blocks(factor, scales, with_residual)
