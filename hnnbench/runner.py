@@ -200,6 +200,15 @@ def data_source(cfg: DictConfig) -> DataSource:
     return DataSource(source, float(dt_obs), observations, count, float(noise))
 
 
+def no_hamiltonian(correction: str, trainer: Trainer) -> None:
+    """A correction rewrites Ĥ: refused for a trainer whose model has none (S-MLP, Adam-MLP)."""
+    if correction != "none" and not trainer.learns_hamiltonian:
+        raise ConfigError(
+            f"evaluation.correction={correction!r} corrects a learned Ĥ, and trainer "
+            f"{trainer.method!r} learns ẋ without one; use evaluation.correction=none"
+        )
+
+
 def check(cfg: DictConfig) -> tuple[Any, Trainer]:
     """Everything that can be rejected before any work: the values, a results folder that can
     be written, and the system and trainer their constructors accept. Returns both built;
@@ -208,6 +217,7 @@ def check(cfg: DictConfig) -> tuple[Any, Trainer]:
         validate(cfg)
         built = build(cfg, seeds_of(cfg))
         trajectory_of(cfg, len(built[0].domain))
+        no_hamiltonian(cfg.evaluation.correction, built[1])
         writable_folder("results_dir", cfg.results_dir)  # last: bad values leave no folder
         return built
     except OmegaConfBaseException as err:

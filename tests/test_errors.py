@@ -131,6 +131,14 @@ CHECK_CASES = [
     (["data=snapshots", "noise_std=0.1"], r"^noise_std=0\.1 is noise on exact derivatives; with"),
     (["evaluation.correction=first"], r"^evaluation\.correction='first' corrects an Ĥ learned"),
     (["evaluation.correction=third"], r"^unknown evaluation\.correction 'third'; allowed: "),
+    (
+        ["trainer=smlp", "data=snapshots", "evaluation.correction=first"],
+        r"^evaluation\.correction='first' corrects a learned Ĥ, and trainer 'smlp_elm' learns",
+    ),
+    (
+        ["trainer=adam_mlp", "data=snapshots", "evaluation.correction=second"],
+        r"^evaluation\.correction='second' corrects a learned Ĥ, and trainer 'adam_mlp' learns",
+    ),
 ]
 
 

@@ -161,6 +161,8 @@ class AdamTunedTrainer(AdamTrainer):
 class AdamMLPTrainer(AdamTrainer):
     """The paper's Adam on the MLP vector field (``VectorFieldNet``): no Hamiltonian, no anchor."""
 
+    learns_hamiltonian = False
+
     method = "adam_mlp"
     network = VectorFieldNet
     curve_metric = "test_xdot_rel_l2"

@@ -41,6 +41,8 @@ class Trainer(ABC):
     kind: ClassVar[Kind]
     #: the record's ``method`` (e.g. 'aswim', 'adam')
     method: str
+    #: False for trainers whose model predicts ẋ without an Ĥ (S-MLP, Adam-MLP)
+    learns_hamiltonian: ClassVar[bool] = True
     #: a progress bar on a terminal (set by the runner from ``progress=``)
     progress: bool = False
 

@@ -260,6 +260,8 @@ class SMLPTrainer(SampledTrainer):
     record's method is ``smlp_<sampler>``, so S-MLP runs are never pooled with the HNN's.
     """
 
+    learns_hamiltonian = False
+
     methods = ("elm", "uswim", "swim")
     network = VectorFieldNet
 
