@@ -18,7 +18,7 @@ import pandas as pd
 
 from hnnbench.metrics import heading
 from hnnbench.record import BadRecord
-from hnnbench.report import compare, figures, matched, tables, verdicts
+from hnnbench.report import adam_curve, compare, figures, matched, tables, verdicts
 from hnnbench.report.document import (
     Code,
     Note,
@@ -285,6 +285,8 @@ def build_sections(
     """(all report sections, the claims check first; the paper-comparison sections alone)."""
     cuts = {name: e.cuts for name, e in EXPERIMENTS.items()}
     paper = compare.paper_sections(frame, records, cuts, results_dir)
+    adam_check = adam_curve.section(records, out_dir / "figures")
+    paper += [adam_check] if adam_check is not None else []
     claims, matched_accuracy = claims_sections(frame, records, out_dir)
     sections = [
         claims,
