@@ -15,6 +15,7 @@ from hnnbench import systems
 from hnnbench.data import make_dataset
 from hnnbench.network import HamiltonianNet
 from hnnbench.report import adam_curve
+from hnnbench.report.build import build_report
 from hnnbench.report.document import Figure, Table
 from hnnbench.report.synthetic import make_record
 from hnnbench.trainers import AdamTrainer
@@ -148,3 +149,15 @@ def test_only_the_papers_preset_is_checked(tmp_path: Path) -> None:
     assert list(tables[0].data["ratio"]) == pytest.approx([1.0, 1.0])
     assert any(isinstance(b, Figure) and b.png.exists() for b in section.blocks)
     assert adam_curve.section([other_lr], tmp_path, PUBLISHED) is None
+
+
+def test_the_paper_report_has_the_adam_check(tmp_path: Path) -> None:
+    record = preset_record("henon_heiles", {0: 104.0, 1000: 30.0}, 230.0)
+    record["name"] = record["config"]["name"] = "paper_headline_adam_lite"
+    build_report([record], tmp_path)
+    text = (tmp_path / "paper.md").read_text()
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines()]
+    assert "Adam check" in text and ["henon_heiles", "1000", "23.3", "30", "1.29×"] in cells
+    assert "would take ≈ 11.5 h here (projection from 1001 steps" in text
+    assert (tmp_path / "tables" / "paper_adam_curve.csv").exists()
+    assert (tmp_path / "figures" / "paper_adam_curve.png").exists()

@@ -133,16 +133,17 @@ LITE = (
         "paper_hh_alpha_lite",
         "henon_heiles_alpha_sweep",
         True,
-        "α = 0, 0.5 at the published width 5000 and 20 000/20 000 points (paper 0–1 by 0.1); "
-        "the α = 1 cells come from paper_headline_lite (the same runs); "
+        "α = 0, 0.5 at the published width 5000 and 20 000/20 000 points (paper 0–1 by 0.1), "
+        "A-SWIM only (the time budget); the α = 1 cells, all four methods, come from "
+        "paper_headline_lite (the same runs); "
         f"{_LITE_SEEDS}; {_CHAOTIC}; {_LITE_EVAL}",
     ),
     PaperExperiment(
         "paper_pendulum_frequency_lite",
         "pendulum_frequency_sweep",
         True,
-        "f = 10, 15, 20 at width 1500 and 10 000 test points as published; train points 1000, "
-        "2000, 5000, 10 000 (paper also 20 000); the paper's gelsd; "
+        "f = 10, 15, 20 at width 1500 and 10 000 test points as published; train points 1000 "
+        "and 10 000 (paper 1000, 2000, 5000, 10 000, 20 000); the paper's gelsd; "
         f"{_LITE_SEEDS}; {_LITE_EVAL}",
     ),
 )
