@@ -311,7 +311,7 @@ def execute(
         boundary,
     )
     # same bits, less kernel time: at width 5000 the (20 000 × M) temporaries of the test
-    # errors were mapped and page-faulted afresh on every call (≈ 3× the evaluation's wall time)
+    # errors were mapped and page-faulted afresh on every call (7.0 s → 5.0 s measured)
     with tuned_malloc():
         fields.update(evaluate(model, data, system, settings, outside))
     fields["status"] = "ok"
