@@ -149,6 +149,9 @@ def test_only_the_papers_preset_is_checked(tmp_path: Path) -> None:
     assert list(tables[0].data["ratio"]) == pytest.approx([1.0, 1.0])
     assert any(isinstance(b, Figure) and b.png.exists() for b in section.blocks)
     assert adam_curve.section([other_lr], tmp_path, PUBLISHED) is None
+    line = adam_curve.fidelity_line([good, other_lr], PUBLISHED)
+    assert line == "Adam training loss, ours / published, steps 0–1000: henon_heiles 1–1×"
+    assert adam_curve.fidelity_line([other_lr], PUBLISHED) is None
 
 
 def test_the_paper_report_has_the_adam_check(tmp_path: Path) -> None:

@@ -173,6 +173,22 @@ def summary_line(table: pd.DataFrame) -> str | None:
     return f"Adam training loss, ours / published, steps 0–{steps}: " + ", ".join(parts)
 
 
+def records_table(
+    records: Sequence[Mapping[str, Any]], published: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The comparison table of the records that ran the paper's preset (empty without one)."""
+    chosen = checked_records(records)
+    published = load_published_curves() if published is None else published
+    return curve_table({s: step_losses(r) for s, r in chosen.items()}, published)
+
+
+def fidelity_line(
+    records: Sequence[Mapping[str, Any]], published: pd.DataFrame | None = None
+) -> str | None:
+    """The fidelity summary's Adam item straight from the records (None without a check run)."""
+    return summary_line(records_table(records, published))
+
+
 def display(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -207,7 +223,7 @@ def section(
     if not chosen:
         return None
     published = load_published_curves() if published is None else published
-    table = curve_table({s: step_losses(r) for s, r in chosen.items()}, published)
+    table = records_table(records, published)
     blocks: list[Any] = [
         Para(
             "Our Adam with the paper's preset (width 5000, batch 2048, lr 1e-4, weight decay "
