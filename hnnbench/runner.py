@@ -75,6 +75,7 @@ from hnnbench.record import (
     write_atomic,
 )
 from hnnbench.trainers import Trainer
+from hnnbench.trainers.malloc import tuned_malloc
 
 log = logging.getLogger("hnnbench")
 
@@ -423,7 +424,10 @@ def execute(
     )
     # the backward-error correction changes Ĥ for the H metrics only (correction.py)
     scored = corrected(model, evaluation.correction, source.dt_obs, data.anchor, data.anchor_H)
-    fields.update(evaluate(scored, data, system, settings, outside))
+    # same bits, less kernel time: at width 5000 the (20 000 × M) temporaries of the test
+    # errors were mapped and page-faulted afresh on every call (7.0 s → 5.0 s measured)
+    with tuned_malloc():
+        fields.update(evaluate(scored, data, system, settings, outside))
     study = trajectory_of(cfg, data.x_train.shape[1])
     if study is not None:  # written before the record, so a complete record has its file
         fields["trajectory"], arrays = trajectory_study(model, system, study)

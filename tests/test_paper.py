@@ -36,6 +36,7 @@ from hnnbench.report.synthetic import (
 
 CONF = Path(__file__).resolve().parents[1] / "hnnbench" / "conf"
 PAPER_FILES = sorted((CONF / "experiment").glob("paper_*.yaml"))
+CHAOTIC_LITE = ("paper_headline_lite", "paper_hh_alpha_lite", "paper_dp_width_lite")
 
 
 def test_every_paper_config_is_registered() -> None:
@@ -98,10 +99,15 @@ def test_paper_experiment_composes(composed: dict, name: str) -> None:
     elif name == "paper_energy_conservation":  # S-MLP vs S-HNN, run 0 (tests/test_mlp.py)
         assert trainers == ["smlp", "elm"] and cfg.seed == 0 and cfg.hidden_width == 500
         assert cfg.trainer.solver == "gelsd" and cfg.trainer.rcond == 1e-13
-    else:
-        assert trainers == ["elm", "uswim", "aswim", "swim"]
-        assert cfg.trainer.solver == "gelsd" and cfg.trainer.rcond == 1e-13
-        assert cfg.trainer.first_pass_solver is None and cfg.trainer.first_pass_points is None
+    else:  # the α lite runs A-SWIM only (a stated cut): the other methods at α = 1
+        methods = ["aswim"] if name == "paper_hh_alpha_lite" else ["elm", "uswim", "aswim", "swim"]
+        assert trainers == methods
+        assert cfg.trainer.rcond == 1e-13
+        if name in CHAOTIC_LITE:  # the stated solver cut: qr_ridge, A-SWIM's default first pass
+            assert cfg.trainer.solver == "qr_ridge" and cfg.trainer.first_pass_solver == "normal"
+        else:
+            assert cfg.trainer.solver == "gelsd"
+            assert cfg.trainer.first_pass_solver is None and cfg.trainer.first_pass_points is None
         lite_seeds = 3 if name.startswith("paper_low_dim") else 2
         assert len(values["seed"]) == (lite_seeds if name.endswith("_lite") else 10)
     for domain in values.get("system.domain", [cfg.system.domain]):
@@ -113,9 +119,9 @@ def test_paper_experiment_composes(composed: dict, name: str) -> None:
 def test_every_lite_experiment_is_its_full_twin_plus_cuts(path: Path) -> None:
     defaults = OmegaConf.load(path).defaults
     assert defaults[0] == path.stem.removesuffix("_lite") and "_self_" in defaults
-    assert "trainer" not in OmegaConf.load(path).get("hydra", {}).get("sweeper", {}).get(
-        "params", {}
-    )  # the methods are the full twin's
+    params = OmegaConf.load(path).get("hydra", {}).get("sweeper", {}).get("params", {})
+    if path.stem != "paper_hh_alpha_lite":  # its stated cut: A-SWIM only
+        assert "trainer" not in params  # the methods are the full twin's
 
 
 def test_full_configs_match_published_sizes(composed: dict) -> None:

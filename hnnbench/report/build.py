@@ -21,7 +21,7 @@ import pandas as pd
 from hnnbench.evaluate import TRAJECTORY_FILE
 from hnnbench.metrics import heading
 from hnnbench.record import BadRecord
-from hnnbench.report import compare, figures, matched, tables, verdicts
+from hnnbench.report import adam_curve, compare, figures, matched, tables, verdicts
 from hnnbench.report.document import (
     Code,
     Note,
@@ -385,7 +385,11 @@ def build_sections(
     """(all report sections, the claims check first; the paper-comparison sections alone).
     ``fidelity_lines``: further items of the paper's fidelity summary."""
     cuts = {name: e.cuts for name, e in EXPERIMENTS.items()}
-    paper = compare.paper_sections(frame, records, cuts, results_dir, fidelity_lines)
+    adam_line = adam_curve.fidelity_line(records)
+    lines = [*fidelity_lines, adam_line] if adam_line else list(fidelity_lines)
+    paper = compare.paper_sections(frame, records, cuts, results_dir, lines)
+    adam_check = adam_curve.section(records, out_dir / "figures")
+    paper += [adam_check] if adam_check is not None else []
     energy = energy_study_section(frame, records, out_dir, results_dir)
     if energy is not None:  # the paper's energy figure has no table in paper_tables.csv
         paper = [*paper, energy]

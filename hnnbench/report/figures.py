@@ -727,3 +727,29 @@ def group_figures(
         error_vs_step(frame, folder, f"{slug}_error_vs_h"),
     ]  # fmt: skip
     return [f for f in made if f is not None]
+
+
+# ---------------------------------------------------------------- the Adam check
+
+
+def adam_curve_overlay(
+    table: pd.DataFrame, published: pd.DataFrame, folder: Path, stem: str
+) -> Figure | None:
+    """Our mini-batch training loss over the authors' log (log y), one panel per system; the
+    published log is drawn to twice our last step (at least 5000) so its trend stays visible."""
+    systems = list(dict.fromkeys(table["system"]))
+    if not systems:
+        return None
+    fig, axes = grid(len(systems))
+    for ax, system in zip(axes, systems, strict=False):
+        ours = table[(table["system"] == system)].dropna(subset=["our_loss"])
+        until = max(2 * int(ours["step"].max()) if len(ours) else 0, 5000)
+        log = published[(published["system"] == system) & (published["step"] <= until)]
+        ax.plot(log["step"], positive(log["train_loss"]), "-", color="0.4",
+                label="published (authors' log)")  # fmt: skip
+        ax.plot(ours["step"], positive(ours["our_loss"]), "o-", color=colour("adam"),
+                label="ours")  # fmt: skip
+        ax.set(yscale="log", xlabel="step")
+        ax.set_ylabel("mini-batch training loss")
+        tidy(ax, system)
+    return save(fig, folder, stem, "Adam training loss: ours (points) over the authors' log")

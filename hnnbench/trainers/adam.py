@@ -50,6 +50,7 @@ class AdamTrainer(BackpropTrainer):
     """The paper's Adam: constant ``lr``, mini-batches, autograd ∇Ĥ by default."""
 
     method = "adam"
+    logs_step_loss = True
 
     def _start(self, net: HamiltonianNet) -> None:
         self._optimizer = torch.optim.Adam(

@@ -12,7 +12,9 @@ trainer; ∇Ĥ by one of three ``grad_mode``s, equal in exact arithmetic:
 ``BackpropTrainer.fit`` keeps the bookkeeping every backprop trainer needs: PyTorch's default
 initialisation from the model seed (in the run's dtype, then cast to ``train_dtype``), the
 learning curve every ``eval_every`` steps (training seconds with the evaluations left out, step,
-training loss, test rel-L2 error of H after the anchor shift) and when the time budget is spent,
+training loss of the last update's batch, test rel-L2 error of H after the anchor shift; Adam
+also ``step_loss``, the paper's log: the loss of batch s before update s + 1) and when the time
+budget is spent,
 the stops (``steps``, ``max_seconds`` — checked after every step, so a run ends at its budget —,
 ``target_error``, a non-finite loss = ``diverged``, recorded and never raised),
 glibc malloc tuning (``malloc.py``) and the final anchor shift Ĥ(x0) = H0. A subclass supplies
@@ -117,6 +119,10 @@ class BackpropTrainer(Trainer):
     network: ClassVar[type[OneHiddenLayerNet]] = HamiltonianNet
     #: the test error each learning-curve point holds (and ``target_error`` refers to)
     curve_metric: ClassVar[str] = "test_H_rel_l2"
+    #: one update per round (Adam): the curve also gets ``step_loss``, the loss of the batch
+    #: of step s at the weights after s updates (computed by the round from step s, before its
+    #: update) — what the paper's training log prints at step s
+    logs_step_loss: bool = False
 
     def __init__(
         self,
@@ -257,13 +263,15 @@ class BackpropTrainer(Trainer):
             unit="step",
             leave=False,
         )
-        self.learning_curve_.append(
-            self._curve_point(0.0, 0, float("nan"), self._curve_error(net, data))
-        )
+        initial = self._curve_point(0.0, 0, float("nan"), self._curve_error(net, data))
+        self.learning_curve_.append({**initial, **self._step_loss_field()})
         synchronize(net.device)
         self._started = time.perf_counter()
         while step < self.steps:
             loss, reached = self._advance(net, step, batches)
+            if self.logs_step_loss and self.learning_curve_[-1]["step"] == step:
+                # the paper logs, at step s, the loss of batch s before its update: this round's
+                self.learning_curve_[-1]["step_loss"] = self._curve_loss(loss)
             bar.update(reached - step)
             step = reached
             # the budget is checked after every round, so a run stops at it, not up to
@@ -279,7 +287,7 @@ class BackpropTrainer(Trainer):
                 break
             error = self._curve_error(net, data)
             point = self._curve_point(self._train_seconds, step, loss_value, error)
-            self.learning_curve_.append({**point, **self._curve_extra()})
+            self.learning_curve_.append({**point, **self._step_loss_field(), **self._curve_extra()})
             bar.set_postfix(loss=f"{loss_value:.2e}", test_err=f"{error:.2e}")
             if self.target_error is not None and error <= self.target_error:
                 self.stop_reason_ = "target_error"
@@ -315,6 +323,11 @@ class BackpropTrainer(Trainer):
     def _curve_extra(self) -> dict[str, Any]:
         """Extra learning-curve fields (e.g. L-BFGS's function evaluations)."""
         return {}
+
+    def _step_loss_field(self) -> dict[str, float]:
+        """``step_loss`` of a new curve point: NaN until the next round computes it (it stays
+        NaN at the last point, after which no round runs)."""
+        return {"step_loss": float("nan")} if self.logs_step_loss else {}
 
 
 def full_or_int(batch_size: int | str | None) -> int | None:
