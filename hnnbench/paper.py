@@ -5,7 +5,7 @@ launcher; a failing experiment is reported and the next one still runs), then wr
 of those runs, with the paper comparison, to ``RESULTS_DIR/paper[-lite]/report/`` (``paper.md``,
 ``report.md``/``.html``, CSV/LaTeX tables, figures).
 
-``--lite`` fits a 2-core workstation (planned ≈ 23 min; the sampled cells at their published
+``--lite`` fits a 2-core workstation (22 min 45 s measured; the sampled cells at their published
 sizes, the cuts listed in the report); the full protocol (10 seeds, every published cell,
 180 000 Adam steps: ≈ 6.6 h per Adam run on 2 cores) is meant for a cluster, e.g.
 ``make paper ARGS="hydra/launcher=submitit_slurm"`` (extra arguments are Hydra overrides passed

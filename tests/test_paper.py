@@ -19,6 +19,7 @@ from hnnbench.report.compare import (
     compare,
     fidelity,
     fidelity_summary,
+    heavy_tail_note,
     load_published,
     parse_domain,
     parse_params,
@@ -280,6 +281,9 @@ def test_fidelity_summary_counts_lists_and_extra_lines() -> None:
     assert "Not within 3×: henon_heiles (alpha=1; [-5,5]^4), aswim, width 5000" in text
     assert "[`headline_chaotic`, `henon_heiles_alpha_sweep` (lite)]" in text  # both tables
     assert "15× the published 6.80e-08" in text and "seeds 10–20×, 2 seed(s)" in text
+    # published: a mean of 10 runs; ours: 2 seeds, spread 2× (no heavy-tail remark)
+    assert "2 seed(s)); our median of 2 seed(s) against a mean of 10 runs." in text
+    assert "heavy tail" not in text
     assert "2 cell(s) ran at a size (or budget) no published cell has" in text
     # the DGEMM rate: the median over the 7 records (90 … 96)
     assert "2 threads, float64 DGEMM 93 GFLOP/s (n = 2000, median over 7 records)" in text
@@ -439,3 +443,15 @@ def test_paper_shaped_latex_escapes_and_uses_math_for_signs(shaped: dict) -> Non
     assert "\\caption{snapshots\\_h \\& 50\\% $>$ 10" in tex and "\\label{tab:x-y}" in tex
     assert tex.isascii() and not re.search(r"(?<!\$)[<>](?!\$)", tex)
     assert tex.count("\\begin{tabular}{lrr}") == 1
+
+
+def test_heavy_tail_note_names_few_seeds_and_a_wide_spread() -> None:
+    row = {"seeds": 3, "paper_seeds": 10}
+    assert heavy_tail_note(row, 0.03, 0.36) == (
+        "; our median of 3 seed(s) against a mean of 10 runs, and our seeds span 12×: "
+        "a heavy tail moves a mean far from a median"
+    )
+    assert heavy_tail_note({"seeds": 10, "paper_seeds": 10}, 0.5, 1.5) == ""
+    assert heavy_tail_note({"seeds": 10, "paper_seeds": None}, 0.1, 1.0).startswith(
+        "; our seeds span 10×"
+    )

@@ -345,6 +345,10 @@ def fidelity(data: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+#: a cell whose seeds spread over this factor (max / min) gets the heavy-tail note
+HEAVY_TAIL_SPREAD = 5.0
+
+
 def outside_line(row: Mapping[str, Any]) -> str:
     """A cell outside the fidelity band: its ratio and the seed spread as ratios."""
     paper = row["paper_test_H_rel_l2"]
@@ -353,11 +357,28 @@ def outside_line(row: Mapping[str, Any]) -> str:
         ratio(row["ours_test_H_rel_l2_max"], paper),
     )
     tables = ", ".join(f"`{t}`" for t in row["tables"]) + (" (lite)" if row["lite"] else "")
-    return (
+    line = (
         f"{cell_label(row)} [{tables}]: {fmt(row['error_ratio'], suffix='×')} the published "
         f"{fmt(paper)} (ours {fmt(row['ours_test_H_rel_l2'])}; seeds {fmt(low)}–"
         f"{fmt(high, suffix='×')}, {row['seeds']} seed(s))"
     )
+    return line + heavy_tail_note(row, low, high)
+
+
+def heavy_tail_note(row: Mapping[str, Any], low: float, high: float) -> str:
+    """What weakens the comparison of a cell outside the band: our median of few seeds is set
+    beside a published *mean*, which one bad seed of ten can dominate (README: "Fidelity
+    outliers" has two such cells rerun with ten seeds)."""
+    runs = pd.to_numeric(pd.Series([row.get("paper_seeds")]), errors="coerce").iloc[0]
+    notes = []
+    if np.isfinite(runs) and row["seeds"] < runs:
+        notes.append(f"our median of {row['seeds']} seed(s) against a mean of {int(runs)} runs")
+    if np.isfinite(low) and np.isfinite(high) and low > 0 and high / low >= HEAVY_TAIL_SPREAD:
+        notes.append(
+            f"our seeds span {fmt(high / low, suffix='×')}: a heavy tail moves a mean far from "
+            "a median"
+        )
+    return "; " + ", and ".join(notes) if notes else ""
 
 
 def machine_text(data: pd.DataFrame) -> str:
