@@ -385,7 +385,7 @@ def test_paper_shaped_cells(shaped: dict) -> None:
     # A-SWIM on Hénon–Heiles: published 6.8e-8, ours 6.8e-8 × (1, 1.3) → median 7.8e-8
     assert rows.loc["A-SWIM", "Hénon–Heiles: error"] == "7.8e-08 [6.8–8.8]"
     assert rows.loc["A-SWIM", "Hénon–Heiles: error, paper"] == "6.80e-08"
-    assert rows.loc["A-SWIM", "Hénon–Heiles: time [s]"] == "103 [89.4–116]"
+    assert rows.loc["A-SWIM", "Hénon–Heiles: time [s]"] == "102 [88–115]"  # 2 digits below 100
     assert rows.loc["Adam", "Hénon–Heiles: error"].endswith(" †")  # 190 steps of 180 000
     correction = markdown_frame(shaped["error_correction"]).set_index("h")
     assert correction.loc["0.1", "first"] == "4.8e-04 [4.2–5.4]"

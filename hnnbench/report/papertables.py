@@ -265,6 +265,11 @@ def _mantissa(x: float) -> str | None:
     return None
 
 
+def _plain(x: float) -> str:
+    """A time in plain notation: two significant digits below 100 s, whole seconds above."""
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.2g}"
+
+
 def value_parts(
     median: float, low: float, high: float, scientific: bool = True
 ) -> tuple[str, int | None, str]:
@@ -273,7 +278,10 @@ def value_parts(
     if math.isnan(median):
         return "—", None, ""
     plain = not scientific and 1e-2 <= abs(median) < 1e5
-    if median == 0 or math.isinf(median) or plain:
+    if plain:  # times: two significant digits keep a landscape sweep of 8 columns on the page
+        spread = "" if low == high or math.isnan(low) else f"{_plain(low)}–{_plain(high)}"
+        return _plain(median), None, spread
+    if median == 0 or math.isinf(median):
         spread = "" if low == high or math.isnan(low) else f"{fmt(low)}–{fmt(high)}"
         return fmt(median), None, spread
     power = math.floor(math.log10(abs(median)))
