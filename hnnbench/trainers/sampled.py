@@ -132,6 +132,8 @@ class SampledTrainer(Trainer):
     methods: tuple[str, ...] = METHODS
     #: the network it returns
     network: type[OneHiddenLayerNet] = HamiltonianNet
+    #: the last layer's least-squares problem: ∇Ĥ's coefficients (HNN) or ẋ's (S-MLP)
+    problem: type[GradientLeastSquares] | type[FeatureLeastSquares] = GradientLeastSquares
 
     def __init__(
         self,
@@ -235,22 +237,33 @@ class SampledTrainer(Trainer):
 
     def _solve_last_layer(
         self,
-        net: HamiltonianNet,
+        net: OneHiddenLayerNet,
         weights: tuple[np.ndarray, np.ndarray],
         x: torch.Tensor,
         xdot: torch.Tensor,
         data: Dataset,
         solver: str,
     ) -> int:
-        """Set hidden weights, solve for c, then c_0 from the anchor; return the effective rank."""
+        """Set hidden weights, solve the last layer's least squares; return the effective rank."""
         hidden_weight, hidden_bias = net.as_tensor(weights[0]), net.as_tensor(weights[1])
-        problem = GradientLeastSquares(x, xdot, hidden_weight, hidden_bias)
+        problem = self.problem(x, xdot, hidden_weight, hidden_bias)
         solution = solve(solver, problem, self.rcond)
         if solution.rcond is not None:
             self.chosen_rcond_ = solution.rcond
-        net.set_weights(hidden_weight, hidden_bias, solution.coef, 0.0)
-        net.shift_to_anchor(data.anchor, data.anchor_H)
+        self._set_last_layer(net, hidden_weight, hidden_bias, solution.coef, data)
         return solution.effective_rank
+
+    def _set_last_layer(
+        self,
+        net: OneHiddenLayerNet,
+        hidden_weight: torch.Tensor,
+        hidden_bias: torch.Tensor,
+        coef: torch.Tensor,
+        data: Dataset,
+    ) -> None:
+        """The HNN: c from the solve, then c_0 from the anchor (Ĥ(x0) = H0)."""
+        net.set_weights(hidden_weight, hidden_bias, coef, 0.0)
+        net.shift_to_anchor(data.anchor, data.anchor_H)
 
 
 class SMLPTrainer(SampledTrainer):
@@ -264,6 +277,7 @@ class SMLPTrainer(SampledTrainer):
 
     methods = ("elm", "uswim", "swim")
     network = VectorFieldNet
+    problem = FeatureLeastSquares
 
     def __init__(self, hidden_width: int, method: str = "elm", **kwargs: Any) -> None:
         if method == "aswim":
@@ -277,21 +291,13 @@ class SMLPTrainer(SampledTrainer):
     def record_method(sampler: str) -> str:
         return f"smlp_{sampler}"
 
-    def _solve_last_layer(
+    def _set_last_layer(
         self,
         net: OneHiddenLayerNet,
-        weights: tuple[np.ndarray, np.ndarray],
-        x: torch.Tensor,
-        xdot: torch.Tensor,
+        hidden_weight: torch.Tensor,
+        hidden_bias: torch.Tensor,
+        coef: torch.Tensor,
         data: Dataset,
-        solver: str,
-    ) -> int:
-        """Set hidden weights, solve [φ(X) 1]·[C; c] = Ẋ for all 2n outputs at once."""
-        hidden_weight, hidden_bias = net.as_tensor(weights[0]), net.as_tensor(weights[1])
-        problem = FeatureLeastSquares(x, xdot, hidden_weight, hidden_bias)
-        solution = solve(solver, problem, self.rcond)
-        if solution.rcond is not None:
-            self.chosen_rcond_ = solution.rcond
-        coef = solution.coef  # (M + 1, 2n): the weights, then the bias row
+    ) -> None:
+        """[φ(X) 1]·[C; c] = Ẋ solved for all 2n outputs: the weights, then the bias row."""
         net.set_weights(hidden_weight, hidden_bias, coef[:-1].T, coef[-1])
-        return solution.effective_rank
