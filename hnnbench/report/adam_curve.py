@@ -223,7 +223,7 @@ def section(
     if not chosen:
         return None
     published = load_published_curves() if published is None else published
-    table = records_table(records, published)
+    table = curve_table({s: step_losses(r) for s, r in chosen.items()}, published)
     blocks: list[Any] = [
         Para(
             "Our Adam with the paper's preset (width 5000, batch 2048, lr 1e-4, weight decay "
