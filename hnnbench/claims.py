@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from hnnbench import sweeps
+from hnnbench.experiments import pipeline_command
 
 Side = Literal["sampled", "backprop"]
 SIDES: tuple[Side, ...] = ("sampled", "backprop")
@@ -104,12 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         "" if args.backprop_hardware == "cpu" else f"-{args.backprop_hardware}"
     )
     out = args.results_dir / f"claims{suffix}"
-    flags = " --lite" if args.lite else ""
-    if args.backprop_hardware != "cpu":
-        flags += f" --backprop-hardware {args.backprop_hardware}"
+    on_cpu = args.backprop_hardware == "cpu"
+    hardware = [] if on_cpu else ["--backprop-hardware", args.backprop_hardware]
     pipeline = sweeps.Pipeline(
         tag="claims",
-        command=f"python -m hnnbench.claims{flags}",
+        command=pipeline_command("claims", args.lite, *hardware),
         title=f"hnnbench: the press-release claims{' (lite)' if args.lite else ''}",
         runs_title="Claims experiments",
         results_dir=out,  # every sub-experiment's records land under out/<name>/

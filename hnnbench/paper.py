@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from hnnbench import sweeps
-from hnnbench.report.experiments import select
+from hnnbench.experiments import pipeline_command, select
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -35,10 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    lite = " --lite" if args.lite else ""
     pipeline = sweeps.Pipeline(
         tag="paper",
-        command=f"python -m hnnbench.paper{lite}",
+        command=pipeline_command("paper", args.lite),
         title=f"hnnbench: the paper's tables{' (lite)' if args.lite else ''}",
         runs_title="Paper experiments",
         results_dir=args.results_dir,

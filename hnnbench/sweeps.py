@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hnnbench.experiments import experiment_command
 from hnnbench.progress import JOURNAL_ENV, StatusLine, SweepState, duration, read_journal
 from hnnbench.report.document import Para, Section, Table, fmt
 
@@ -47,14 +48,8 @@ def command_for(name: str, results_dir: Path, overrides: Sequence[str]) -> list[
     launcher = (
         [] if any(o.startswith("hydra/launcher=") for o in overrides) else ["hydra/launcher=basic"]
     )
-    return [
-        *hnnbench_command(),
-        "-m",
-        f"experiment={name}",
-        f"results_dir={results_dir}",
-        *launcher,
-        *overrides,
-    ]
+    _, *args = experiment_command(name, results_dir, [*launcher, *overrides])
+    return [*hnnbench_command(), *args]
 
 
 #: seconds between looks at a running experiment's progress journal

@@ -1,45 +1,72 @@
 """Our Adam against the authors' own training log: the paper's Adam, checked step by step.
 
 The authors logged the mini-batch training loss, mean((J∇Ĥ − ẋ)²) over the batch × 2n, every
-1000 steps of their 180 000-step headline runs (width 5000, batch 2048, lr 1e-4, weight decay
-1e-13, float64): ``hnnbench/data/paper_adam_curves.csv``. Their loop prints at step s the loss of
-batch s computed before update s + 1; our learning curve's ``step_loss`` is the same quantity
-(``trainers/backprop.py``). A record is compared when it runs the paper's preset (``PRESET``);
-the table gives, per system and logged step, the published loss, ours and ours / published, and
-``ratio_ranges`` the min–max of that ratio over the logged steps. The time of the full protocol
-here is *projected* from the measured training clock per step (curve evaluations left out).
+1000 steps of their headline Adam runs: ``hnnbench/data/paper_adam_curves.csv``. Their loop
+prints at step s the loss of batch s computed before update s + 1; our learning curve's
+``step_loss`` is the same quantity (``trainers/backprop.py``). A record is compared when it runs
+the paper's preset (``preset``); the table gives, per system and logged step, the published loss,
+ours and ours / published, and ``ratio_ranges`` the min–max of that ratio over the logged steps.
+The time of the full protocol here is *projected* from the measured training clock per step
+(curve evaluations left out).
+
+The paper's facts come from one place each: the preset, its width, points, seeds and the full
+protocol's steps from the composed config of ``experiment=paper_headline_adam`` (seed 0); the
+published training times and hardware from ``paper_tables.csv``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import hydra
 import pandas as pd
 
-from hnnbench.report import figures
-from hnnbench.report.document import Para, Section, Table, fmt
-from hnnbench.report.frame import as_float
+from hnnbench.report.analysis import Analysis, Context
+from hnnbench.report.document import Block, Figure, Para, Table, fmt
+from hnnbench.report.figures import grid, positive, save, tidy
+from hnnbench.report.labels import colour
+from hnnbench.report.numbers import as_float
+from hnnbench.report.published import load_published
 
 PUBLISHED_CURVES = Path(__file__).resolve().parents[1] / "data" / "paper_adam_curves.csv"
-#: the published protocol's length and its training times (paper_tables.csv, headline_chaotic)
-FULL_STEPS = 180_000
-PUBLISHED_SECONDS = {"double_pendulum": 10485.4, "henon_heiles": 13140.6}
-PUBLISHED_HARDWARE = "a 64-thread CPU node"
+#: the experiment that runs the paper's Adam preset (its headline Adam cells)
+PRESET_EXPERIMENT, PRESET_TABLE, PRESET_METHOD = "paper_headline_adam", "headline_chaotic", "adam"
 #: the within-factor of the done-bar: ours / published in [1/2, 2] at every logged step
 TOLERANCE = 2.0
-#: the paper's preset: (record field or trainer config key, value)
-PRESET = {
-    "method": "adam",
-    "hidden_width": 5000,
-    "train_points": 20000,
-    "dtype": "float64",
-    "data_seed": 3943,
-    "model_seed": 992472,
-}
-TRAINER_PRESET = {"batch_size": 2048, "lr": 1e-4, "weight_decay": 1e-13, "grad_mode": "autograd"}
+#: the trainer settings that make the preset (besides width, points, dtype and seeds)
+TRAINER_KEYS = ("batch_size", "lr", "weight_decay", "grad_mode")
+
+
+@functools.cache
+def preset() -> tuple[dict[str, Any], dict[str, Any], int]:
+    """(record fields, trainer settings, the full protocol's steps) of the paper's Adam preset:
+    the composed config of ``experiment=paper_headline_adam`` (its run 0)."""
+    from hnnbench.cli import CONFIG_MODULE, CONFIG_NAME
+    from hnnbench.runner import seeds_of
+
+    with hydra.initialize_config_module(CONFIG_MODULE, version_base="1.3"):
+        cfg = hydra.compose(CONFIG_NAME, [f"experiment={PRESET_EXPERIMENT}"])
+    seeds = seeds_of(cfg)
+    fields = {
+        "method": PRESET_METHOD,
+        "hidden_width": int(cfg.hidden_width),
+        "train_points": int(cfg.train_points),
+        "dtype": str(cfg.hardware.dtype),
+        "data_seed": seeds.data,
+        "model_seed": seeds.model,
+    }
+    return fields, {k: cfg.trainer[k] for k in TRAINER_KEYS}, int(cfg.adam_steps)
+
+
+def published_runs() -> pd.DataFrame:
+    """The published rows of the preset's cells (system, train_time_s, hardware)."""
+    rows = load_published()
+    rows = rows[(rows["table"] == PRESET_TABLE) & (rows["method"] == PRESET_METHOD)]
+    return rows.drop_duplicates("system").set_index("system")
 
 
 def load_published_curves(path: Path = PUBLISHED_CURVES) -> pd.DataFrame:
@@ -49,13 +76,13 @@ def load_published_curves(path: Path = PUBLISHED_CURVES) -> pd.DataFrame:
 
 def runs_paper_preset(record: Mapping[str, Any]) -> bool:
     """Whether the record trained the paper's Adam preset (any number of steps)."""
+    fields, settings, _ = preset()
     trainer = (record.get("config") or {}).get("trainer") or {}
-    same = all(record.get(key) == value for key, value in PRESET.items())
+    same = all(record.get(key) == value for key, value in fields.items())
     return same and all(
-        math.isclose(float(trainer.get(k, math.nan)), v) if isinstance(v, float)
-        else trainer.get(k) == v
-        for k, v in TRAINER_PRESET.items()
-    )  # fmt: skip
+        math.isclose(as_float(trainer.get(k)), v) if isinstance(v, float) else trainer.get(k) == v
+        for k, v in settings.items()
+    )
 
 
 def step_losses(record: Mapping[str, Any]) -> dict[int, float]:
@@ -134,17 +161,22 @@ def seconds_per_step(record: Mapping[str, Any]) -> float:
     return as_float(last.get("seconds")) / steps if steps > 0 else math.nan
 
 
-def projection(record: Mapping[str, Any], full_steps: int = FULL_STEPS) -> dict[str, Any]:
+def projection(record: Mapping[str, Any]) -> dict[str, Any]:
     """The full protocol's training time here, projected from the measured cost per step."""
-    per_step = seconds_per_step(record)
+    per_step, full_steps = seconds_per_step(record), preset()[2]
     curve = record.get("learning_curve") or []
+    published = published_runs()
+    system = str(record.get("system"))
+    known = system in published.index
     return {
         "system": record.get("system"),
         "steps_measured": int(curve[-1]["step"]) if curve else 0,
+        "full_steps": full_steps,
         "ms_per_step": 1e3 * per_step,
         "threads": record.get("threads"),
         "projected_s": per_step * full_steps,
-        "published_s": PUBLISHED_SECONDS.get(str(record.get("system")), math.nan),
+        "published_s": float(published.loc[system, "train_time_s"]) if known else math.nan,
+        "published_hardware": published.loc[system, "hardware"] if known else "?",
     }
 
 
@@ -152,10 +184,10 @@ def projection_line(item: Mapping[str, Any]) -> str:
     """'the published protocol would take ≈ X h here (projection from …)'."""
     threads = item.get("threads")
     return (
-        f"{item['system']}: the published protocol ({_spaced(FULL_STEPS)} steps) would take "
-        f"≈ {item['projected_s'] / 3600:.1f} h here (projection from {item['steps_measured']} "
-        f"steps at {item['ms_per_step']:.0f} ms/step, {threads or '?'} thread(s); published: "
-        f"{_spaced(item['published_s'])} s on {PUBLISHED_HARDWARE})"
+        f"{item['system']}: the published protocol ({_spaced(item['full_steps'])} steps) would "
+        f"take ≈ {item['projected_s'] / 3600:.1f} h here (projection from "
+        f"{item['steps_measured']} steps at {item['ms_per_step']:.0f} ms/step, {threads or '?'} "
+        f"thread(s); published: {_spaced(item['published_s'])} s on {item['published_hardware']})"
     )
 
 
@@ -215,20 +247,47 @@ def verdict(table: pd.DataFrame) -> str:
     return text + "."
 
 
-def section(
-    records: Sequence[Mapping[str, Any]], folder: Path, published: pd.DataFrame | None = None
-) -> Section | None:
-    """The Adam check for the paper report, or None without a record of the paper's preset."""
-    chosen = checked_records(records)
-    if not chosen:
+def _short(value: float) -> str:
+    """1e-4 for 0.0001 (the paper's notation of a learning rate or weight decay)."""
+    return f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e+")
+
+
+def preset_text() -> str:
+    fields, settings, _ = preset()
+    return (
+        f"width {fields['hidden_width']}, batch {settings['batch_size']}, lr "
+        f"{_short(settings['lr'])}, weight decay {_short(settings['weight_decay'])}, "
+        f"{fields['dtype']}, PyTorch default initialisation from model seed "
+        f"{fields['model_seed']}, data seed {fields['data_seed']}, "
+        f"{_spaced(fields['train_points'])} points"
+    )
+
+
+def overlay(table: pd.DataFrame, published: pd.DataFrame, ctx: Context) -> Figure | None:
+    """Our mini-batch training loss over the authors' log (log y), one panel per system; the
+    published log is drawn to twice our last step (at least 5000) so its trend stays visible."""
+    systems = list(dict.fromkeys(table["system"]))
+    if not systems:
         return None
-    published = load_published_curves() if published is None else published
-    table = curve_table({s: step_losses(r) for s, r in chosen.items()}, published)
-    blocks: list[Any] = [
+    fig, axes = grid(len(systems))
+    for ax, system in zip(axes, systems, strict=False):
+        ours = table[(table["system"] == system)].dropna(subset=["our_loss"])
+        until = max(2 * int(ours["step"].max()) if len(ours) else 0, 5000)
+        log = published[(published["system"] == system) & (published["step"] <= until)]
+        ax.plot(log["step"], positive(log["train_loss"]), "-", color="0.4",
+                label="published (authors' log)")  # fmt: skip
+        ax.plot(ours["step"], positive(ours["our_loss"]), "o-", color=colour("adam"), label="ours")
+        ax.set(yscale="log", xlabel="step", ylabel="mini-batch training loss")
+        tidy(ax, system)
+    caption = "Adam training loss: ours (points) over the authors' log"
+    return save(fig, ctx.figures, "paper_adam_curve", caption)
+
+
+def adam_blocks(ctx: Context, table: pd.DataFrame) -> list[Block]:
+    blocks: list[Block] = [
         Para(
-            "Our Adam with the paper's preset (width 5000, batch 2048, lr 1e-4, weight decay "
-            "1e-13, float64, PyTorch default initialisation from model seed 992472, data seed "
-            "3943, 20 000 points) against the authors' training log: the mini-batch loss "
+            f"Our Adam with the paper's preset ({preset_text()}) against the authors' training "
+            "log: the mini-batch loss "
             "mean((J∇Ĥ − ẋ)²) over batch × 2n at step s, of batch s before its update, as their "
             "loop prints it. Our training array is drawn from the same data seed in our layout "
             "(rows of 2n uniforms; theirs: one column per coordinate) and our batches cycle "
@@ -238,7 +297,16 @@ def section(
         ),
         Table("paper_adam_curve", "Adam training loss: ours vs published", display(table), table),
     ]
-    blocks += [Para(projection_line(projection(r)) + ".") for r in chosen.values()]
-    figure = figures.adam_curve_overlay(table, published, folder, "paper_adam_curve")
-    blocks += [figure] if figure is not None else []
-    return Section("Adam check: our training loss vs the authors' log", blocks, level=3)
+    blocks += [
+        Para(projection_line(projection(r)) + ".") for r in checked_records(ctx.records).values()
+    ]
+    figure = overlay(table, load_published_curves(), ctx)
+    return blocks + ([figure] if figure is not None else [])
+
+
+ADAM_CHECK = Analysis(
+    "Adam check: our training loss vs the authors' log",
+    lambda ctx: records_table(ctx.records),
+    adam_blocks,
+    level=3,
+)

@@ -31,18 +31,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hnnbench.experiments import (
+    EXPERIMENTS,
+    TABLE_TITLES,
+    experiment_command,
+    paper_experiment,
+    pipeline_command,
+)
 from hnnbench.record import OUTPUT_KEYS
 from hnnbench.report import papertables
-from hnnbench.report.document import Code, Items, Para, Section, Table, fmt
-from hnnbench.report.experiments import TABLE_TITLES, paper_experiment
-from hnnbench.report.published import (
-    PUBLISHED_CSV,  # noqa: F401  (re-exported: the published table's path)
-    load_published,
-    parse_domain,
-    parse_number,  # noqa: F401  (re-exported)
-    parse_params,
-)
-from hnnbench.report.tables import ratio, spread
+from hnnbench.report.analysis import Context
+from hnnbench.report.document import Block, Code, Items, Para, Section, Table, fmt
+from hnnbench.report.numbers import as_float, ratio, seed_spread
+from hnnbench.report.published import load_published, parse_domain, parse_params
 
 #: errors of comparable cells further than this factor from the published mean are flagged
 FLAG_FACTOR = 10.0
@@ -90,10 +91,7 @@ def same_value(ours: Any, published: float | str) -> bool:
         return False
     if isinstance(published, str):
         return str(ours).strip().lower() == published.lower()
-    try:
-        return math.isclose(float(ours), published, rel_tol=1e-9, abs_tol=1e-12)
-    except (TypeError, ValueError):
-        return False
+    return math.isclose(as_float(ours), published, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def same_params(record: Mapping[str, Any], published: Mapping[str, float | str]) -> bool:
@@ -156,9 +154,9 @@ def our_cells(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> list
                 "experiments": names,
                 "seeds": int(complete["seed"].nunique()),
                 "runs": len(runs),
-                "error": spread(complete["test_H_rel_l2"].tolist()),
-                "time": spread(complete["train_time_s"].tolist()),
-                "steps": spread([steps_done(records[i]) for i in complete["idx"]])[0],
+                "error": seed_spread(complete["test_H_rel_l2"]),
+                "time": seed_spread(complete["train_time_s"]),
+                "steps": seed_spread(steps_done(records[i]) for i in complete["idx"])[0],
                 "threads": sorted(
                     {int(records[i]["threads"]) for i in runs["idx"] if records[i].get("threads")}
                 ),  # fmt: skip
@@ -215,18 +213,11 @@ def matches(cell: Mapping[str, Any], published: pd.DataFrame) -> list[tuple[pd.S
         return []
     found = sized(cell, rows)
     record = cell["record"]
-    noise = [f"{k} {as_number(record[k]):g}" for k in NOISE_FIELDS if as_number(record.get(k)) > 0]
+    noise = [f"{k} {as_float(record[k]):g}" for k in NOISE_FIELDS if as_float(record.get(k)) > 0]
     if noise:
         note = f"not comparable: {', '.join(noise)}; published without noise"
         return [(row, False, note) for row, _, _ in found]
     return found
-
-
-def as_number(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
 
 
 def sized(cell: Mapping[str, Any], rows: pd.DataFrame) -> list[tuple[pd.Series, bool, str]]:
@@ -369,7 +360,7 @@ def heavy_tail_note(row: Mapping[str, Any], low: float, high: float) -> str:
     """What weakens the comparison of a cell outside the band: our median of few seeds is set
     beside a published *mean*, which one bad seed of ten can dominate (README: "Fidelity
     outliers" has two such cells rerun with ten seeds)."""
-    runs = pd.to_numeric(pd.Series([row.get("paper_seeds")]), errors="coerce").iloc[0]
+    runs = as_float(row.get("paper_seeds"))
     notes = []
     if np.isfinite(runs) and row["seeds"] < runs:
         notes.append(f"our median of {row['seeds']} seed(s) against a mean of {int(runs)} runs")
@@ -470,27 +461,17 @@ def uncovered(data: pd.DataFrame, published: pd.DataFrame, table: str) -> int:
 
 def regenerate(table: str, lite: bool, names: Sequence[str], results_dir: str) -> Code:
     """The commands that regenerate one paper table (runs, then the report)."""
-    flag_lite = " --lite" if lite else ""
-    lines = [f"hnnbench -m experiment={name} results_dir={results_dir}" for name in names]
-    lines.append(
-        f"python -m hnnbench.paper{flag_lite} --results-dir {results_dir} --only {table}"
-        " --report-only"
-    )
-    return Code(lines)
+    lines = [" ".join(experiment_command(name, results_dir)) for name in names]
+    only = ("--results-dir", results_dir, "--only", table, "--report-only")
+    return Code([*lines, pipeline_command("paper", lite, *only)])
 
 
-def paper_sections(
-    frame: pd.DataFrame,
-    records: Sequence[Mapping[str, Any]],
-    cuts: Mapping[str, str],
-    results_dir: str = "results",
-    fidelity_lines: Sequence[str] = (),
-) -> list[Section]:
+def paper_sections(ctx: Context, fidelity_lines: Sequence[str] = ()) -> list[Section]:
     """The fidelity summary, then one section per paper table that has cells: the paper-shaped
     table (Markdown + LaTeX) and the long-form comparison (CSV). ``fidelity_lines``: further
     items of the summary (the Adam curve check)."""
     published = load_published()
-    data = compare(frame, records, published)
+    data = compare(ctx.frame, ctx.records, published)
     if data.empty:
         return []
     sections = [
@@ -499,10 +480,11 @@ def paper_sections(
     ]
     for (table, lite), rows in data.groupby(["table", "lite"], sort=False):
         title = TABLE_TITLES.get(table, table) + (" — lite" if lite else "")
-        blocks: list[Any] = [Para(table_summary(rows, published, table))]
         names = sorted({n for e in rows["experiments"] for n in e.split()})
-        blocks += [Para(f"`{name}`: {cuts[name]}.") for name in names if cuts.get(name)]
-        blocks.append(regenerate(table, bool(lite), names, results_dir))
+        cuts = {n: EXPERIMENTS[n].cuts for n in names if n in EXPERIMENTS}
+        blocks: list[Block] = [Para(table_summary(rows, published, table))]
+        blocks += [Para(f"`{name}`: {cut}.") for name, cut in cuts.items() if cut]
+        blocks.append(regenerate(table, bool(lite), names, ctx.results_dir))
         suffix = "_lite" if lite else ""
         shaped = papertables.paper_table(table, rows, published, title, machine_text(rows))
         blocks.append(papertables.as_block(shaped, f"paper_table_{table}{suffix}"))

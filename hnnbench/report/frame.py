@@ -26,24 +26,14 @@ from typing import Any
 
 import pandas as pd
 
+from hnnbench.experiments import claims_group, paper_experiment
 from hnnbench.metrics import METRICS
-from hnnbench.report.experiments import claims_group, paper_experiment
+from hnnbench.report.numbers import as_float
 
 TEXT = ("run_id", "status", "error", "name", "system", "trainer", "method", "solver", "device")
 INTS = ("hidden_width", "train_points", "test_points", "seed", "dof")
 #: a run of at least this many equal consecutive intervals is written once, as [lo,hi]^count
 REPEAT_MIN = 3
-
-
-def as_float(value: Any) -> float:
-    """The report's one number parser: a float from a record value ('inf'/'nan' strings
-    included); null, booleans, text and unparsable values become NaN."""
-    if value is None or isinstance(value, bool):
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def record_domain(record: Mapping[str, Any]) -> list[list[float]] | None:

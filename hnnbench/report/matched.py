@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from hnnbench.report.document import fmt
-from hnnbench.report.frame import as_float
+from hnnbench.report.numbers import as_float, seed_spread, spread_columns, spread_text
 
 PROBLEM = ["system", "case", "train_points"]
 CONFIG = ["method", "device", "hidden_width", "lr", "setup"]
@@ -252,14 +252,6 @@ def unique_labels(configs: pd.DataFrame) -> pd.DataFrame:
     return configs
 
 
-def _median(values: pd.Series) -> tuple[float, float, float]:
-    array = values.to_numpy(dtype=float)
-    array = array[~np.isnan(array)]
-    if not array.size:
-        return math.nan, math.nan, math.nan
-    return float(np.median(array)), float(array.min()), float(array.max())
-
-
 LADDER_ORDER = ["time_median", "error_median", "method", "device", "hidden_width", "setup"]
 ACCURACY_ORDER = ["error_median", "time_median", "method", "device", "hidden_width", "setup"]
 
@@ -277,7 +269,7 @@ def ladder_of(rows: pd.DataFrame) -> pd.DataFrame:
             ("time", "train_time_s"),
             ("energy", "energy_kwh"),
         ):
-            row[f"{name}_median"], row[f"{name}_min"], row[f"{name}_max"] = _median(runs[column])
+            row.update(spread_columns(name, runs[column]))
         row["energy_methods"] = sorted(set(runs["energy_method"].fillna("none")))
         out.append(row)
     if not out:
@@ -313,7 +305,7 @@ def backprop_configs(rows: pd.DataFrame) -> pd.DataFrame:
         errors = np.where(runs["status"] == "ok", runs["test_H_rel_l2"], math.inf)
         errors = np.where(np.isnan(errors), math.inf, errors)
         row["score"] = float(np.median(errors))
-        row["time_median"] = _median(runs["train_time_s"])[0]
+        row["time_median"] = seed_spread(runs["train_time_s"])[0]
         row["runs"] = len(runs)
         row["ok"] = int((runs["status"] == "ok").sum())
         row["seconds"] = float(np.nansum(runs["train_time_s"].to_numpy(dtype=float)))
@@ -660,8 +652,7 @@ def _time_text(spread: Spread) -> str:
 
 def range_text(row: Mapping[str, Any], prefix: str) -> str:
     """'median [min–max]' of ``prefix_median`` etc. in a row, the median alone when equal."""
-    median, low, high = (row[f"{prefix}_{part}"] for part in ("median", "min", "max"))
-    return fmt(median) if low == high else f"{fmt(median)} [{fmt(low)}–{fmt(high)}]"
+    return spread_text(*(row[f"{prefix}_{part}"] for part in ("median", "min", "max")))
 
 
 def ladder_display(data: pd.DataFrame) -> pd.DataFrame:

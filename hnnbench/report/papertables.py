@@ -22,6 +22,7 @@ import pandas as pd
 
 from hnnbench.report.document import Table, fmt, latex_escape
 from hnnbench.report.frame import format_domain
+from hnnbench.report.labels import NAMES, method_rank
 from hnnbench.report.published import parse_domain, parse_params
 
 #: column (or row) heads; the caption says what they are
@@ -31,18 +32,6 @@ METRIC_CAPTION = {"error": "error: test relative L2 error of H", "time": "time: 
 METRIC_COLUMNS = {
     "error": ("ours_test_H_rel_l2", "test_H_rel_l2"),
     "time": ("ours_train_time_s", "train_time_s"),
-}
-METHOD_ORDER = ("elm", "uswim", "aswim", "swim", "adam")
-NAMES = {
-    "elm": "ELM",
-    "uswim": "U-SWIM",
-    "aswim": "A-SWIM",
-    "swim": "SWIM",
-    "adam": "Adam",
-    "double_pendulum": "Double pendulum",
-    "henon_heiles": "Hénon–Heiles",
-    "pendulum": "Pendulum",
-    "lotka_volterra": "Lotka–Volterra",
 }
 FIELD_NAMES = {
     "method": "Method",
@@ -148,8 +137,7 @@ def ordered(keys: Sequence[tuple[Any, ...]], names: tuple[str, ...]) -> list[tup
     """Distinct keys in first-appearance order (the CSV's); methods in the paper's order."""
     unique = list(dict.fromkeys(keys))
     if names == ("method",):
-        rank = {m: i for i, m in enumerate(METHOD_ORDER)}
-        unique.sort(key=lambda key: rank.get(key[0], len(rank)))
+        unique.sort(key=lambda key: method_rank(key[0]))
     return unique
 
 

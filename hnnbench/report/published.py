@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hnnbench.report.numbers import as_float
+
 PUBLISHED_CSV = Path(__file__).resolve().parents[1] / "data" / "paper_tables.csv"
 _INTERVAL = re.compile(r"\[([^,\]]+),([^\]]+)\](?:\^(\d+))?")
 
@@ -18,21 +20,11 @@ def load_published(path: Path = PUBLISHED_CSV) -> pd.DataFrame:
     return pd.read_csv(path, comment=None)
 
 
-def parse_number(text: str) -> float:
-    """'-2pi' → -2π, 'pi' → π, '0.5' → 0.5."""
-    text = text.strip().replace(" ", "")
-    if text.endswith("pi"):
-        factor = text[:-2]
-        scale = {"": 1.0, "-": -1.0, "+": 1.0}.get(factor)
-        return math.pi * (float(factor) if scale is None else scale)
-    return float(text)
-
-
 def parse_domain(text: str) -> list[list[float]]:
     """'[-2pi,2pi]x[-1,1]', '[-5,5]^4', 'q in [-pi,pi]^2, p in [-1,1]^2' → a list of boxes."""
     box = []
     for low, high, power in _INTERVAL.findall(text):
-        box += [[parse_number(low), parse_number(high)]] * int(power or 1)
+        box += [[as_float(low), as_float(high)]] * int(power or 1)
     return box
 
 
@@ -44,10 +36,7 @@ def parse_params(text: str) -> dict[str, float | str]:
         names = part.strip().split("=")
         if len(names) < 2:
             continue
-        value = names[-1].strip()
-        try:
-            parsed: float | str = float(value)
-        except ValueError:
-            parsed = value
-        params.update({name.strip(): parsed for name in names[:-1]})
+        text = names[-1].strip()
+        value: float | str = as_float(text) if not math.isnan(as_float(text)) else text
+        params.update({name.strip(): value for name in names[:-1]})
     return params

@@ -1,4 +1,5 @@
-"""The paper's tables and the Hydra experiments that regenerate them (data only, no side effects).
+"""The experiment registry: the paper's tables and the Hydra experiments that regenerate them, the
+claims sub-experiments' report group, and the commands that run them (data only, no side effects).
 
 Each experiment is ``conf/experiment/<name>.yaml``; its records land in ``<results_dir>/<name>/``.
 Sampled methods and Adam live in separate experiments because the paper ran Adam once (one seed)
@@ -9,7 +10,11 @@ what each one changes relative to the published protocol, and the report prints 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+EXPERIMENT_DIR = Path(__file__).resolve().parent / "conf" / "experiment"
 
 
 @dataclass(frozen=True)
@@ -210,3 +215,21 @@ def claims_group(name: str | None) -> str | None:
     if not name or not _CLAIMS_PART.fullmatch(name) or name == "claims_lite":
         return None
     return "claims (lite)" if name.endswith("_lite") else "claims"
+
+
+# ---------------------------------------------------------------- commands
+
+
+def experiment_command(name: str, results_dir: object, overrides: Sequence[str] = ()) -> list[str]:
+    """``hnnbench -m experiment=<name> results_dir=<dir> [overrides]``: one experiment's runs."""
+    return ["hnnbench", "-m", f"experiment={name}", f"results_dir={results_dir}", *overrides]
+
+
+def pipeline_command(module: str, lite: bool = False, *args: str) -> str:
+    """``python -m hnnbench.<module> [--lite] [args]``: a pipeline (``paper``, ``claims``)."""
+    return " ".join(["python", "-m", f"hnnbench.{module}", *(["--lite"] if lite else []), *args])
+
+
+def is_experiment(name: str) -> bool:
+    """Whether ``name`` is a Hydra experiment (``conf/experiment/<name>.yaml``)."""
+    return (EXPERIMENT_DIR / f"{name}.yaml").exists()
