@@ -306,7 +306,7 @@ def write_synthetic(folder: str | Path, records: list[dict[str, Any]] | None = N
 def _experiment_for(table: str, method: str) -> str:
     """A lite paper experiment of ``table`` (an Adam one for Adam), else any lite one: matching
     is by content, so the folder only has to be a paper experiment's."""
-    from hnnbench.report.experiments import LITE
+    from hnnbench.experiments import LITE
 
     backprop = method in BACKPROP_METHODS
     names = [e.name for e in LITE if e.table == table and ("_adam" in e.name) == backprop]

@@ -15,11 +15,13 @@ from hnnbench import systems
 from hnnbench.data import make_dataset
 from hnnbench.network import HamiltonianNet
 from hnnbench.report import adam_curve
+from hnnbench.report.analysis import Context
 from hnnbench.report.build import build_report
 from hnnbench.report.document import Figure, Table
-from hnnbench.report.synthetic import make_record
+from hnnbench.report.frame import to_frame
 from hnnbench.trainers import AdamTrainer
 from hnnbench.trainers.backprop import hnn_loss
+from synthetic import make_record
 
 
 @pytest.fixture(scope="module")
@@ -133,10 +135,10 @@ def test_projection_arithmetic() -> None:
     assert item["published_s"] == 13140.6
     line = adam_curve.projection_line(item)
     assert "≈ 11.5 h here (projection from 1001 steps at 230 ms/step, 1 thread(s)" in line
-    assert "published: 13 141 s on a 64-thread CPU node" in line
+    assert "published: 13 141 s on CPU, 64 threads (cluster node))" in line
 
 
-def test_only_the_papers_preset_is_checked(tmp_path: Path) -> None:
+def test_only_the_papers_preset_is_checked(tmp_path: Path, monkeypatch) -> None:
     good = preset_record("henon_heiles", {0: 100.0, 1000: 20.0}, 200.0)
     other_lr = preset_record("double_pendulum", {0: 1.0}, 200.0)
     other_lr["config"]["trainer"]["lr"] = 5e-4
@@ -144,11 +146,17 @@ def test_only_the_papers_preset_is_checked(tmp_path: Path) -> None:
     assert adam_curve.runs_paper_preset(good)
     assert not adam_curve.runs_paper_preset(other_lr) and not adam_curve.runs_paper_preset(small)
     assert set(adam_curve.checked_records([good, other_lr, small])) == {"henon_heiles"}
-    section = adam_curve.section([good, other_lr, small], tmp_path, PUBLISHED)
+    monkeypatch.setattr(adam_curve, "load_published_curves", lambda: PUBLISHED)
+
+    def sections(records: list[dict]) -> list:
+        context = Context(to_frame(records), records, tmp_path)
+        return adam_curve.ADAM_CHECK.sections(context)
+
+    (section,) = sections([good, other_lr, small])
     tables = [b for b in section.blocks if isinstance(b, Table)]
     assert list(tables[0].data["ratio"]) == pytest.approx([1.0, 1.0])
     assert any(isinstance(b, Figure) and b.png.exists() for b in section.blocks)
-    assert adam_curve.section([other_lr], tmp_path, PUBLISHED) is None
+    assert sections([other_lr]) == []
     line = adam_curve.fidelity_line([good, other_lr], PUBLISHED)
     assert line == "Adam training loss, ours / published, steps 0–1000: henon_heiles 1–1×"
     assert adam_curve.fidelity_line([other_lr], PUBLISHED) is None

@@ -16,7 +16,7 @@ from hnnbench.report import build_report
 from hnnbench.report import matched as m
 from hnnbench.report import verdicts as v
 from hnnbench.report.frame import to_frame
-from hnnbench.report.synthetic import SPRING_DOMAIN, claims_records, make_record
+from synthetic import SPRING_DOMAIN, claims_records, make_record
 
 E, LOW, UNREACHED = m.Estimate, (lambda x: m.Estimate(x, "at_least")), m.UNREACHED
 SPRING = {"system": "spring", "domain": SPRING_DOMAIN, "name": "t"}

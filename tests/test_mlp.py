@@ -19,9 +19,11 @@ from hnnbench.integrators import integrate
 from hnnbench.model import is_hamiltonian
 from hnnbench.network import HamiltonianNet, VectorFieldNet, load_network
 from hnnbench.record import find_records
-from hnnbench.report import build_report, tables
+from hnnbench.report import build_report
+from hnnbench.report.energy_study import energy_study_data
 from hnnbench.report.frame import to_frame
 from hnnbench.report.matched import problems_of
+from hnnbench.report.prior import prior_data, prior_display
 from hnnbench.runner import build, check, run, seeds_of
 from hnnbench.trainers import AdamMLPTrainer, AdamTrainer, SampledTrainer, SMLPTrainer
 from hnnbench.trainers.lstsq import FeatureLeastSquares, solve
@@ -220,14 +222,14 @@ def loaded(folder: Path) -> list[dict]:
 def test_2x2_table_and_energy_study_rows_from_real_records(prior_records):
     records = loaded(prior_records)
     frame = to_frame(records)
-    prior = tables.prior_data(frame)
+    prior = prior_data(frame)
     cells = list(zip(prior["trainer"], prior["hamiltonian"], prior["method"], strict=True))
     assert cells == [("sampled", True, "elm"), ("sampled", False, "smlp_elm"),
                      ("backprop", True, "adam"), ("backprop", False, "adam_mlp")]  # fmt: skip
     assert prior["test_xdot_rel_l2_median"].notna().all()
     assert prior["energy_drift_median"].notna().all()
-    assert "MLP (no H)" in set(tables.prior_display(prior)["model"])
-    study = tables.energy_study_data(frame, records)
+    assert "MLP (no H)" in set(prior_display(prior)["model"])
+    study = energy_study_data(frame, records)
     assert sorted(study["method"]) == ["adam", "adam_mlp", "elm", "smlp_elm"]
     assert (study["H_min"] <= study["H_max"]).all()
     # the matched comparison is on H errors: it leaves the MLP runs out instead of failing

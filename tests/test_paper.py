@@ -15,6 +15,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from hnnbench import paper, sweeps, systems
+from hnnbench.experiments import EXPERIMENTS, FIGURE_TABLES, FULL, LITE, select
 from hnnbench.report.compare import (
     compare,
     fidelity,
@@ -24,10 +25,9 @@ from hnnbench.report.compare import (
     parse_domain,
     parse_params,
 )
-from hnnbench.report.experiments import EXPERIMENTS, FIGURE_TABLES, FULL, LITE, select
 from hnnbench.report.frame import to_frame
 from hnnbench.report.papertables import latex_table, markdown_frame, paper_table
-from hnnbench.report.synthetic import (
+from synthetic import (
     PENDULUM_DOMAIN,
     error_correction_published,
     make_record,

@@ -15,6 +15,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from hnnbench import systems
+from hnnbench.experiments import EXPERIMENTS, LITE
 from hnnbench.report.compare import (
     load_published,
     parse_domain,
@@ -22,7 +23,6 @@ from hnnbench.report.compare import (
     same_domain,
     same_params,
 )
-from hnnbench.report.experiments import EXPERIMENTS, LITE
 
 CONF = Path(__file__).resolve().parents[1] / "hnnbench" / "conf"
 ADAM_PRESETS = ("adam_chaotic", "adam_lowdim")

@@ -19,14 +19,14 @@ from hnnbench.report.compare import flag
 from hnnbench.report.document import LATEX_REPLACEMENTS, booktabs, fmt, html_table, markdown_table
 from hnnbench.report.frame import to_frame
 from hnnbench.report.matched import at_best_data, problems_of
-from hnnbench.report.synthetic import (
+from hnnbench.report.summary import summary_data
+from synthetic import (
     NOISES,
     RCONDS,
     make_record,
     synthetic_records,
     write_synthetic,
 )
-from hnnbench.report.tables import summary_data
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -218,9 +218,9 @@ def paper_tables_folder(folder: Path, monkeypatch) -> Path:
     """The paper sections' tables with every published cell filled (the widest cells: spreads,
     flags, daggers), the error-correction rows constructed, written as the report writes them."""
     from hnnbench.report import compare
+    from hnnbench.report.analysis import Context
     from hnnbench.report.document import write_tables
-    from hnnbench.report.experiments import EXPERIMENTS
-    from hnnbench.report.synthetic import error_correction_published, paper_records
+    from synthetic import error_correction_published, paper_records
 
     published = compare.load_published()
     published = published[published["table"] != "error_correction"]
@@ -228,8 +228,7 @@ def paper_tables_folder(folder: Path, monkeypatch) -> Path:
     monkeypatch.setattr(compare, "load_published", lambda: published)
     records = paper_records(published)
     records += [{**r, "hidden_width": 1000, "run_id": f"cut-{r['run_id']}"} for r in records[:4]]
-    cuts = {name: e.cuts for name, e in EXPERIMENTS.items()}
-    sections = compare.paper_sections(to_frame(records), records, cuts)
+    sections = compare.paper_sections(Context(to_frame(records), records, folder))
     write_tables(sections, folder)
     return folder
 
@@ -296,13 +295,14 @@ def test_folder_of_only_unreadable_records_exits_2(tmp_path: Path, capsys) -> No
 
 
 def test_dimension_sweep_exponents_table_and_figure(tmp_path: Path, monkeypatch) -> None:
-    from hnnbench.report import figures
-    from hnnbench.report.synthetic import dimension_records
-    from hnnbench.report.tables import dimension_data, growth_exponent
+    from hnnbench.report import build, run_figures
+    from hnnbench.report.analysis import Context
+    from hnnbench.report.sweep import DIMENSION, dimension_data, growth_exponent
+    from synthetic import dimension_records
 
     records = dimension_records()
     frame = to_frame(records)
-    data = dimension_data(frame).set_index("method")
+    data = dimension_data(DIMENSION.points(frame)).set_index("method")
     assert set(data.index) == {"aswim", "adam"}  # the lone pendulum run is no sweep
     assert data.loc["aswim", "dofs"] == "1, 2, 4, 8"
     # the seeds scale both by the same factor, so the medians keep the exact power laws
@@ -312,12 +312,12 @@ def test_dimension_sweep_exponents_table_and_figure(tmp_path: Path, monkeypatch)
     assert data.loc["adam", "test_H_rel_l2_exponent"] == pytest.approx(2.0)
     assert math.isnan(growth_exponent([4, 4], [1.0, 2.0]))  # one n: no slope
     assert growth_exponent([1, 2, 4], [1.0, math.inf, 4.0]) == pytest.approx(1.0)  # inf skipped
-    folder = tmp_path / "figures"
-    for draw in (figures.dimension_sweep, figures.inside_vs_outside):
-        made = draw(frame, folder, draw.__name__)
+    ctx = Context(frame, records, tmp_path)
+    for draw in (DIMENSION.figure, run_figures.inside_vs_outside):
+        made = draw(frame, ctx, "figure")
         assert made is not None and made.png.read_bytes().startswith(PNG_MAGIC)
     # the report's section and tables (the per-group figures, tested above and elsewhere, off)
-    monkeypatch.setattr(figures, "group_figures", lambda *args: [])
+    monkeypatch.setattr(build, "GROUP_FIGURES", ())
     build_report(records, tmp_path / "out")
     exponents = pd.read_csv(tmp_path / "out" / "tables" / "dimension_exponents.csv")
     assert len(exponents) == 2
@@ -335,7 +335,7 @@ def test_no_dimension_section_without_a_sweep(report_dir: Path) -> None:
 
 def test_domain_and_dof_in_the_frame() -> None:
     from hnnbench.report.frame import format_domain
-    from hnnbench.report.synthetic import dimension_records
+    from synthetic import dimension_records
 
     assert format_domain([[-1, 1], [-1, 1]]) == "[-1,1]×[-1,1]"  # short runs stay as they were
     assert format_domain([[-1, 1]] * 64 + [[0, 2]]) == "[-1,1]^64×[0,2]"
@@ -356,24 +356,25 @@ def test_outside_figure_is_skipped_for_records_without_outside_metrics(tmp_path:
 
 
 def test_rcond_sweep_table_flags_auto_and_the_figure_marks_it(tmp_path: Path, monkeypatch) -> None:
-    from hnnbench.report import figures
-    from hnnbench.report.synthetic import rcond_records
-    from hnnbench.report.tables import rcond_data
+    from hnnbench.report import build, claims_check
+    from hnnbench.report.analysis import Context
+    from hnnbench.report.sweep import RCOND, rcond_data, rcond_medians
+    from synthetic import rcond_records
 
     records = rcond_records()
     frame = to_frame(records)
-    data = rcond_data(frame).set_index("system")
+    data = rcond_data(rcond_medians(frame)).set_index("system")
     assert set(data.index) == {"pendulum", "spring"}  # the lone ELM run is no sweep
     pendulum, spring = data.loc["pendulum"], data.loc["spring"]
     assert pendulum["best_rcond"] == 1e-16 and pendulum["auto_rcond"] == 1e-14
     assert pendulum["auto_over_best"] == pytest.approx(1.5) and pendulum["flag"] == ""
     assert spring["auto_over_best"] == pytest.approx(5.0) and spring["flag"] == "> 3×"
     assert pendulum["paper_error"] == pytest.approx(1e-13**0.5 * 1e2 * 1.05)  # median of 2 seeds
-    made = figures.rcond_sweep(frame, tmp_path / "figures", "rcond")
+    made = RCOND.figure(frame, Context(frame, records, tmp_path), "rcond")
     assert made is not None and made.png.read_bytes().startswith(PNG_MAGIC)
-    monkeypatch.setattr(figures, "group_figures", lambda *args: [])  # tested elsewhere
-    for name in ("claims_error_vs_time", "claims_speedup"):
-        monkeypatch.setattr(figures, name, lambda *args: None)
+    monkeypatch.setattr(build, "GROUP_FIGURES", ())  # tested elsewhere
+    for name in ("error_vs_time", "speedup"):
+        monkeypatch.setattr(claims_check, name, lambda *args: None)
     build_report(records, tmp_path / "out")
     grid = pd.read_csv(tmp_path / "out" / "tables" / "rcond_errors.csv")
     assert len(grid) == 2 * (len(RCONDS) + 1)  # a row per system × (fixed rcond, auto)
@@ -383,22 +384,23 @@ def test_rcond_sweep_table_flags_auto_and_the_figure_marks_it(tmp_path: Path, mo
 
 
 def test_noise_sweep_table_and_figure(tmp_path: Path, monkeypatch) -> None:
-    from hnnbench.report import figures
-    from hnnbench.report.synthetic import noise_records
-    from hnnbench.report.tables import noise_display, noise_medians
+    from hnnbench.report import build, claims_check
+    from hnnbench.report.analysis import Context
+    from hnnbench.report.sweep import NOISE, noise_medians, noise_table
+    from synthetic import noise_records
 
     records = noise_records()
     frame = to_frame(records)
     assert frame["case"].nunique() == len(NOISES)  # noise levels are never pooled
     medians = noise_medians(frame)
     assert len(medians) == 3 * len(NOISES) and set(medians["runs"]) == {1}
-    display = noise_display(medians)
+    display = noise_table(medians)
     assert list(display.columns)[-4:] == ["0 rel.", "1e-06 rel.", "0.0001 rel.", "0.01 rel."]
-    made = figures.noise_sweep(frame, tmp_path / "figures", "noise")
+    made = NOISE.figure(frame, Context(frame, records, tmp_path), "noise")
     assert made is not None and made.png.read_bytes().startswith(PNG_MAGIC)
-    monkeypatch.setattr(figures, "group_figures", lambda *args: [])  # tested elsewhere
-    for name in ("claims_error_vs_time", "claims_speedup"):
-        monkeypatch.setattr(figures, name, lambda *args: None)
+    monkeypatch.setattr(build, "GROUP_FIGURES", ())  # tested elsewhere
+    for name in ("error_vs_time", "speedup"):
+        monkeypatch.setattr(claims_check, name, lambda *args: None)
     build_report(records, tmp_path / "out")
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "## Noise sweep" in markdown and "Regularisation (rcond) sweep" not in markdown

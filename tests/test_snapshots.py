@@ -20,12 +20,13 @@ from hnnbench.data import DataSource, flow, make_dataset, pair_targets
 from hnnbench.evaluate import rel_l2
 from hnnbench.network import HamiltonianNet
 from hnnbench.record import read_record
+from hnnbench.report.analysis import Context
 from hnnbench.report.compare import compare, load_published, parse_params
-from hnnbench.report.figures import error_vs_step, step_medians
 from hnnbench.report.frame import to_frame
-from hnnbench.report.synthetic import make_record
+from hnnbench.report.sweep import STEP
 from hnnbench.runner import run
 from hnnbench.trainers import AdamTrainer, SampledTrainer
+from synthetic import make_record
 from test_config import composed
 
 EXPECTED = {"none": 1.0, "first": 2.0, "second": 3.0}
@@ -272,9 +273,10 @@ def test_the_paper_comparison_matches_snapshot_cells_by_step_and_correction() ->
 def test_the_error_vs_step_figure(tmp_path: Path) -> None:
     records = snapshot_records(lambda h, c: h ** EXPECTED[c])
     frame = to_frame(records)
-    medians = step_medians(frame)
+    medians = STEP.points(frame)
     assert len(medians) == 9 and set(medians["correction"]) == set(CORRECTIONS)
-    figure = error_vs_step(frame, tmp_path, "steps")
-    assert figure is not None and (tmp_path / "steps.png").stat().st_size > 0
+    figure = STEP.figure(frame, Context(frame, records, tmp_path), "steps")
+    assert figure is not None and (tmp_path / "figures" / "steps.png").stat().st_size > 0
     # derivative records alone (or a single h) draw nothing
-    assert error_vs_step(to_frame([make_record("aswim")]), tmp_path, "none") is None
+    lone = [make_record("aswim")]
+    assert STEP.figure(to_frame(lone), Context(to_frame(lone), lone, tmp_path), "none") is None

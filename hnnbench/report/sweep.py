@@ -381,9 +381,14 @@ def noise_blocks(ctx: Context, medians: pd.DataFrame) -> list[Block]:
         f"{heading(SWEEP_METRIC)} over seeds per level and method (`-auto`: rcond=auto). "
         "Figure: `Figures` → noise."
     )
+    table = Table("noise_errors", "Median error per noise level", noise_table(medians), medians)
+    return [Para(text), table]
+
+
+def noise_table(medians: pd.DataFrame) -> pd.DataFrame:
+    """The median error per noise level (columns), a row per system and method."""
     labels = medians.apply(lambda r: noise_label(r["noise_std"], r["noise_relative"]), axis=1)
-    table = pivot(medians, list(NOISE.lines), labels)
-    return [Para(text), Table("noise_errors", "Median error per noise level", table, medians)]
+    return pivot(medians, list(NOISE.lines), labels)
 
 
 # ---------------------------------------------------------------- the observation step h
