@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 EXPERIMENT_DIR = Path(__file__).resolve().parent / "conf" / "experiment"
 
@@ -228,6 +229,16 @@ def experiment_command(name: str, results_dir: object, overrides: Sequence[str] 
 def pipeline_command(module: str, lite: bool = False, *args: str) -> str:
     """``python -m hnnbench.<module> [--lite] [args]``: a pipeline (``paper``, ``claims``)."""
     return " ".join(["python", "-m", f"hnnbench.{module}", *(["--lite"] if lite else []), *args])
+
+
+def composed(name: str) -> Any:
+    """The composed Hydra config of ``experiment=<name>`` (its run 0; the sweep not expanded)."""
+    import hydra
+
+    from hnnbench.cli import CONFIG_MODULE, CONFIG_NAME
+
+    with hydra.initialize_config_module(CONFIG_MODULE, version_base="1.3"):
+        return hydra.compose(CONFIG_NAME, [f"experiment={name}"])
 
 
 def is_experiment(name: str) -> bool:

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import hydra
 import pandas as pd
 
+from hnnbench.experiments import composed
 from hnnbench.report.analysis import Analysis, Context
 from hnnbench.report.document import Block, Figure, Para, Table, fmt
 from hnnbench.report.figures import grid, positive, save, tidy
@@ -45,20 +45,13 @@ TRAINER_KEYS = ("batch_size", "lr", "weight_decay", "grad_mode")
 def preset() -> tuple[dict[str, Any], dict[str, Any], int]:
     """(record fields, trainer settings, the full protocol's steps) of the paper's Adam preset:
     the composed config of ``experiment=paper_headline_adam`` (its run 0)."""
-    from hnnbench.cli import CONFIG_MODULE, CONFIG_NAME
     from hnnbench.runner import seeds_of
 
-    with hydra.initialize_config_module(CONFIG_MODULE, version_base="1.3"):
-        cfg = hydra.compose(CONFIG_NAME, [f"experiment={PRESET_EXPERIMENT}"])
+    cfg = composed(PRESET_EXPERIMENT)
     seeds = seeds_of(cfg)
-    fields = {
-        "method": PRESET_METHOD,
-        "hidden_width": int(cfg.hidden_width),
-        "train_points": int(cfg.train_points),
-        "dtype": str(cfg.hardware.dtype),
-        "data_seed": seeds.data,
-        "model_seed": seeds.model,
-    }
+    fields = {"method": PRESET_METHOD, "hidden_width": int(cfg.hidden_width),
+              "train_points": int(cfg.train_points), "dtype": str(cfg.hardware.dtype),
+              "data_seed": seeds.data, "model_seed": seeds.model}  # fmt: skip
     return fields, {k: cfg.trainer[k] for k in TRAINER_KEYS}, int(cfg.adam_steps)
 
 
@@ -87,28 +80,19 @@ def runs_paper_preset(record: Mapping[str, Any]) -> bool:
 
 def step_losses(record: Mapping[str, Any]) -> dict[int, float]:
     """{step: loss of that step's batch before its update} from the record's learning curve."""
-    curve = record.get("learning_curve") or []
-    out = {}
-    for point in curve:
-        value = as_float(point.get("step_loss"))
-        if math.isfinite(value):
-            out[int(point["step"])] = value
-    return out
+    losses = {
+        int(p["step"]): as_float(p.get("step_loss")) for p in record.get("learning_curve") or []
+    }
+    return {step: loss for step, loss in losses.items() if math.isfinite(loss)}
 
 
 def checked_records(records: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     """Per system, the latest complete record of the paper's preset with a logged loss."""
     chosen: dict[str, Mapping[str, Any]] = {}
-    for record in records:
-        if record.get("status") != "ok" or not runs_paper_preset(record):
-            continue
-        if not step_losses(record):
-            continue
-        system = record.get("system")
-        if system not in chosen or str(record.get("finished_at")) > str(
-            chosen[system].get("finished_at")
-        ):
-            chosen[system] = record
+    done = [r for r in records if r.get("status") == "ok" and runs_paper_preset(r)]
+    for record in sorted(done, key=lambda r: str(r.get("finished_at")), reverse=True):
+        if step_losses(record):  # the latest with a logged loss
+            chosen.setdefault(record["system"], record)
     return chosen
 
 
@@ -123,17 +107,9 @@ def curve_table(ours: Mapping[str, Mapping[int, float]], published: pd.DataFrame
         log = published[(published["system"] == system) & (published["step"] <= last)]
         for step, paper in zip(log["step"], log["train_loss"], strict=True):
             mine = losses.get(int(step), math.nan)
-            rows.append(
-                {
-                    "system": system,
-                    "step": int(step),
-                    "published_loss": float(paper),
-                    "our_loss": mine,
-                    "ratio": mine / float(paper) if math.isfinite(mine) else math.nan,
-                }
-            )
-    columns = ["system", "step", "published_loss", "our_loss", "ratio"]
-    return pd.DataFrame(rows, columns=columns)
+            ratio = mine / float(paper) if math.isfinite(mine) else math.nan
+            rows.append((system, int(step), float(paper), mine, ratio))
+    return pd.DataFrame(rows, columns=["system", "step", "published_loss", "our_loss", "ratio"])
 
 
 def ratio_ranges(table: pd.DataFrame) -> dict[str, tuple[float, float]]:
@@ -222,15 +198,8 @@ def fidelity_line(
 
 
 def display(table: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "system": table["system"],
-            "step": table["step"].map(fmt),
-            "published loss": table["published_loss"].map(fmt),
-            "our loss": table["our_loss"].map(fmt),
-            "ratio": table["ratio"].map(lambda v: fmt(v, suffix="×")),
-        }
-    )
+    shown = table.rename(columns={"published_loss": "published loss", "our_loss": "our loss"})
+    return shown.map(fmt).assign(ratio=table["ratio"].map(lambda v: fmt(v, suffix="×")))
 
 
 def verdict(table: pd.DataFrame) -> str:
@@ -291,7 +260,8 @@ def adam_blocks(ctx: Context, table: pd.DataFrame) -> list[Block]:
             "mean((J∇Ĥ − ẋ)²) over batch × 2n at step s, of batch s before its update, as their "
             "loop prints it. Our training array is drawn from the same data seed in our layout "
             "(rows of 2n uniforms; theirs: one column per coordinate) and our batches cycle "
-            "through it epoch by epoch (theirs start at s·2048 mod N), so the batches differ; "
+            f"through it epoch by epoch (theirs start at s·{preset()[1]['batch_size']} mod N), so "
+            "the batches differ; "
             "the initialisation and the loss are the same (with their layout the step-0 loss "
             "equals theirs to the last digit: tests/test_adam_curve.py). " + verdict(table)
         ),
