@@ -1,23 +1,13 @@
 """Our regenerated values beside the published ones (``hnnbench/data/paper_tables.csv``).
 
-**Cells.** Our value of a cell is the median over seeds (complete runs) of test rel-L2(H) and of
-training time; the published value is the paper's mean (10 runs for sampled methods, 1 for Adam).
-A cell is every run of a paper experiment that differs only in its seed (same resolved config
-without seeds and output paths), pooled across experiment folders (a run that two experiments
-share has one run_id and counts once).
-
-**Matching is by content, not by experiment folder.** A cell matches every published row, of any
-table, with the same system, parameters, domain, method, width and train/test points — so one
-cell may fill cells of several tables (Hénon–Heiles α = 1 at width 5000 is a headline cell and an
-α-sweep cell). Such a cell is *comparable*, unless it is a backprop run stopped before the
-published step budget or was trained on noisy data (the published cells are noise-free). A cell
-at no published size is placed beside the nearest published cell (same system, parameters,
-domain, method) and marked "not comparable: run at …, published at …"; it takes no part in the
-fidelity verdict.
-
-**Flags.** Only errors of comparable cells are flagged, when more than ``FLAG_FACTOR`` off. Times
-are printed as ratios and never flagged: this machine is not the paper's; the report prints its
-thread count and DGEMM rate (``hardware.dgemm_gflops``, in each record) beside the paper's hardware.
+A cell is every run of a paper experiment that differs only in its seed, pooled across experiment
+folders (a run two experiments share counts once); it is matched by content, not by folder, to
+every published cell of any table with its system, parameters, domain, method, width and
+train/test points. Such a cell is *comparable* unless it is a backprop run stopped before the
+published step budget or trained on noisy data; a cell at no published size is shown beside the
+nearest published cell, not comparable. Only errors of comparable cells are flagged
+(``FLAG_FACTOR``) and judged (``FIDELITY_FACTOR``); times are ratios, never flagged: this machine
+is not the paper's (its threads and DGEMM rate are printed beside the paper's hardware).
 """
 
 from __future__ import annotations
@@ -31,13 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hnnbench.experiments import (
-    EXPERIMENTS,
-    TABLE_TITLES,
-    experiment_command,
-    paper_experiment,
-    pipeline_command,
-)
+from hnnbench.experiments import EXPERIMENTS, TABLE_TITLES, experiment_command, paper_experiment
+from hnnbench.experiments import pipeline_command as pipeline
 from hnnbench.record import OUTPUT_KEYS
 from hnnbench.report import papertables
 from hnnbench.report.analysis import Context
@@ -58,6 +43,10 @@ NAME_KEYS = ("name", "source", "kind", "type", "_name_")
 RECORD_FIELDS = {"data": "data_source"}
 #: record fields of noise on the training data: the published cells are all noise-free
 NOISE_FIELDS = ("noise_std", "state_noise_std")
+#: what identifies a published cell (``published_*`` columns of the comparison)
+PUBLISHED_KEYS = ("params", "domain", "hidden_width", "train_points", "test_points")
+OURS_ERROR = ("ours_test_H_rel_l2", "ours_test_H_rel_l2_min", "ours_test_H_rel_l2_max")
+OURS_TIME = ("ours_train_time_s", "ours_train_time_s_min", "ours_train_time_s_max")
 
 
 def _leaves(tree: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
@@ -266,42 +255,23 @@ def compare(
             paper_time = float(row.get("train_time_s", math.nan))
             error, time = cell["error"], cell["time"]
             error_ratio = ratio(error[0], paper_error)
-            rows.append(
-                {
-                    "cell": cell_id,
-                    "table": row["table"],
-                    "lite": cell["lite"],
-                    **{k: cell[k] for k in ("system", "case", "method", "trainer")},
-                    **{k: cell[k] for k in ("hidden_width", "train_points", "test_points")},
-                    "published_params": row.get("params"),
-                    "published_domain": row.get("domain"),
-                    "published_hidden_width": row.get("hidden_width"),
-                    "published_train_points": row.get("train_points"),
-                    "published_test_points": row.get("test_points"),
-                    "seeds": cell["seeds"],
-                    "runs": cell["runs"],
-                    "ours_test_H_rel_l2": error[0],
-                    "ours_test_H_rel_l2_min": error[1],
-                    "ours_test_H_rel_l2_max": error[2],
-                    "paper_test_H_rel_l2": paper_error,
-                    "error_ratio": error_ratio,
-                    "ours_train_time_s": time[0],
-                    "ours_train_time_s_min": time[1],
-                    "ours_train_time_s_max": time[2],
-                    "paper_train_time_s": paper_time,
-                    "time_ratio": ratio(time[0], paper_time),
-                    "comparable": comparable,
-                    "flag": flag(error_ratio, comparable),
-                    "published_cell": note,
-                    "steps": cell["steps"],
-                    "paper_seeds": row.get("seeds"),
-                    "paper_hardware": row.get("hardware"),
-                    "threads": " ".join(map(str, cell["threads"])),
-                    "dgemm_gflops": float(np.median(cell["dgemm"])) if cell["dgemm"] else math.nan,
-                    "dgemm_values": cell["dgemm"],
-                    "experiments": " ".join(cell["experiments"]),
-                }
-            )
+            rows.append({
+                "cell": cell_id, "table": row["table"],
+                **{k: cell[k] for k in ("lite", "system", "case", "method", "trainer")},
+                **{k: cell[k] for k in ("hidden_width", "train_points", "test_points")},
+                **{f"published_{k}": row.get(k) for k in PUBLISHED_KEYS},
+                "seeds": cell["seeds"], "runs": cell["runs"],
+                **dict(zip(OURS_ERROR, error, strict=True)), "paper_test_H_rel_l2": paper_error,
+                "error_ratio": error_ratio,
+                **dict(zip(OURS_TIME, time, strict=True)), "paper_train_time_s": paper_time,
+                "time_ratio": ratio(time[0], paper_time),
+                "comparable": comparable, "flag": flag(error_ratio, comparable),
+                "published_cell": note, "steps": cell["steps"],
+                "paper_seeds": row.get("seeds"), "paper_hardware": row.get("hardware"),
+                "threads": " ".join(map(str, cell["threads"])),
+                "dgemm_gflops": float(np.median(cell["dgemm"])) if cell["dgemm"] else math.nan,
+                "dgemm_values": cell["dgemm"], "experiments": " ".join(cell["experiments"]),
+            })  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -449,13 +419,7 @@ def display(data: pd.DataFrame) -> pd.DataFrame:
 def uncovered(data: pd.DataFrame, published: pd.DataFrame, table: str) -> int:
     """Published cells of ``table`` that no comparable cell of ours fills."""
     filled = data[(data["table"] == table) & data["comparable"]]
-    keys = [
-        "published_params",
-        "published_domain",
-        "method",
-        "published_hidden_width",
-        "published_train_points",
-    ]
+    keys = [f"published_{k}" for k in PUBLISHED_KEYS[:4]] + ["method"]
     return max(0, int((published["table"] == table).sum()) - len(filled.drop_duplicates(keys)))
 
 
@@ -463,7 +427,7 @@ def regenerate(table: str, lite: bool, names: Sequence[str], results_dir: str) -
     """The commands that regenerate one paper table (runs, then the report)."""
     lines = [" ".join(experiment_command(name, results_dir)) for name in names]
     only = ("--results-dir", results_dir, "--only", table, "--report-only")
-    return Code([*lines, pipeline_command("paper", lite, *only)])
+    return Code([*lines, pipeline("paper", lite, *only)])
 
 
 def paper_sections(ctx: Context, fidelity_lines: Sequence[str] = ()) -> list[Section]:
