@@ -96,10 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run (unless --report-only) and report; 1 when a sub-experiment failed or nothing to
     report, 2 on bad arguments."""
     args = parse(argv)
-    try:
-        chosen = select(args.lite, args.only)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+    chosen = sweeps.selected(select, args)
+    if chosen is None:
         return 2
     suffix = ("-lite" if args.lite else "") + (
         "" if args.backprop_hardware == "cpu" else f"-{args.backprop_hardware}"

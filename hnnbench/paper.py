@@ -30,10 +30,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run (unless --report-only) and report; 1 when an experiment failed or nothing to report."""
     args = parse(argv)
-    try:
-        chosen = select(args.lite, args.only)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+    chosen = sweeps.selected(select, args)
+    if chosen is None:
         return 2
     pipeline = sweeps.Pipeline(
         tag="paper",

@@ -22,12 +22,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from hnnbench.experiments import experiment_command
 from hnnbench.progress import JOURNAL_ENV, StatusLine, SweepState, duration, read_journal
 from hnnbench.report.document import Para, Section, Table, fmt
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -163,6 +166,15 @@ def parser(prog: str, description: str | None, only_help: str) -> argparse.Argum
     parser.add_argument("--report-only", action="store_true", help="skip running, only report")
     parser.add_argument("--dry-run", action="store_true", help="print the commands and stop")
     return parser
+
+
+def selected(select: Callable[[bool, Any], T], args: argparse.Namespace) -> T | None:
+    """``select(args.lite, args.only)``, or None after naming the bad names on stderr."""
+    try:
+        return select(args.lite, args.only)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,20 @@ from typing import Any
 
 import pandas as pd
 
+from hnnbench.record import BadRecord
 from hnnbench.report.document import Block, Para, Section
 
 
 @dataclass(frozen=True)
 class Context:
     """What every analysis reads: the records, their frame (``frame.to_frame``), where the
-    report goes and the results folder it was read from."""
+    report goes, the results folder they were read from and the record files it could not read."""
 
     frame: pd.DataFrame
     records: Sequence[Mapping[str, Any]]
     out_dir: Path
     results_dir: str = "results"
+    bad: Sequence[BadRecord] = ()
 
     @property
     def figures(self) -> Path:

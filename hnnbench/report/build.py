@@ -66,7 +66,7 @@ def figure_sections(ctx: Context) -> list[Section]:
 
 
 def build_sections(
-    ctx: Context, bad: Sequence[BadRecord] = (), fidelity_lines: Sequence[str] = ()
+    ctx: Context, fidelity_lines: Sequence[str] = ()
 ) -> tuple[list[Section], list[Section]]:
     """(all report sections, the claims check first; the paper-comparison sections alone).
     ``fidelity_lines``: further items of the paper's fidelity summary."""
@@ -77,7 +77,7 @@ def build_sections(
     claims, matched_accuracy = claims_check.sections(ctx)
     sections = [
         claims,
-        *summary.overview(bad).sections(ctx),
+        *summary.OVERVIEW.sections(ctx),
         *summary.SUMMARY.sections(ctx),
         matched_accuracy,
         *[s for analysis in BODY for s in analysis.sections(ctx)],
@@ -105,8 +105,8 @@ def build_report(
     if not records:
         raise ValueError("no run records to report on")
     out = Path(out_dir)
-    ctx = Context(to_frame(records), records, out, results_dir)
-    sections, paper = build_sections(ctx, bad, fidelity_lines)
+    ctx = Context(to_frame(records), records, out, results_dir, bad)
+    sections, paper = build_sections(ctx, fidelity_lines)
     sections = [sections[0], *extra, *sections[1:]]  # the claims check stays first
     files = write_tables(sections, out / "tables")
     files += write_document(title, sections, out, "report")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure as Canvas
 
 from hnnbench.report import matched, verdicts
 from hnnbench.report.analysis import Context
@@ -23,13 +24,9 @@ ERROR = heading("test_H_rel_l2")
 def sections(ctx: Context) -> tuple[Section, Section]:
     """(the claims check, the matched-accuracy section with its two figures)."""
     problems = matched.problems_of(ctx.frame, ctx.records)
-    # a hyphen: a group's slug never has one, so no group's figures can overwrite these
-    made = [
-        error_vs_time(problems, ctx, "claims-check_error_vs_time"),
-        speedup(problems, verdicts.THRESHOLDS.speedup, ctx, "claims-check_speedup"),
-    ]
-    found = [f for f in made if f is not None]
-    return verdicts.claims_section(problems), verdicts.matched_section(problems, found)
+    comparable = any(p.comparable for p in problems)
+    figures = [draw(problems, ctx) for draw in FIGURES] if comparable else []
+    return verdicts.claims_section(problems), verdicts.matched_section(problems, figures)
 
 
 def draw_ladder(ax: Axes, ladder: pd.DataFrame) -> None:
@@ -47,14 +44,18 @@ def draw_ladder(ax: Axes, ladder: pd.DataFrame) -> None:
         ax.plot(x[front], y[front], "-", color=colour(method), lw=1, alpha=0.7)
 
 
-def error_vs_time(problems: Sequence[Problem], ctx: Context, stem: str) -> Figure | None:
+def problem_panels(problems: Sequence[Problem]) -> tuple[Canvas, list[tuple[Axes, Problem]]]:
+    """A panel per problem with both kinds of run (at most ``MAX_PANELS``)."""
+    shown = [p for p in problems if p.comparable][:MAX_PANELS]
+    fig, axes = grid(len(shown))
+    return fig, list(zip(axes, shown, strict=False))
+
+
+def error_vs_time(problems: Sequence[Problem], ctx: Context) -> Figure:
     """Per system: every backprop baseline's median learning curve (band: min–max over seeds)
     and the sampled ladder with min–max bars, test rel-L2(H) vs training seconds."""
-    shown = [p for p in problems if p.comparable][:MAX_PANELS]
-    if not shown:
-        return None
-    fig, axes = grid(len(shown))
-    for ax, problem in zip(axes, shown, strict=False):
+    fig, panels = problem_panels(problems)
+    for ax, problem in panels:
         for baseline in (b for b in problem.baselines if b.runs):
             seconds, median, low, high = matched.median_curve(baseline.runs)
             keep, tone = seconds > 0, colour(baseline.method)
@@ -70,7 +71,8 @@ def error_vs_time(problems: Sequence[Problem], ctx: Context, stem: str) -> Figur
         "Error vs training time per system: backprop learning curves (median over seeds, band "
         "min–max; dashed: not on the CPU) and the sampled ladder (median, min–max bars)"
     )
-    return save(fig, ctx.figures, stem, caption)
+    # a hyphen: a group's slug never has one, so no group's figures can overwrite these
+    return save(fig, ctx.figures, "claims-check_error_vs_time", caption)
 
 
 def draw_spreads(
@@ -91,17 +93,13 @@ def draw_spreads(
                         arrowprops={"arrowstyle": "->", "color": tone})  # fmt: skip
 
 
-def speedup(
-    problems: Sequence[Problem], threshold: float, ctx: Context, stem: str
-) -> Figure | None:
+def speedup(problems: Sequence[Problem], ctx: Context) -> Figure:
     """Per system: the speed-up against each backprop baseline vs the matched error — at each
     sampled configuration's error (circles; open with an arrow: lower bound, backprop never got
     there) and at backprop's own best error (stars) — with min–max bars and the claim's line."""
-    shown = [p for p in problems if p.comparable][:MAX_PANELS]
-    if not shown:
-        return None
-    fig, axes = grid(len(shown))
-    for ax, problem in zip(axes, shown, strict=False):
+    threshold = verdicts.THRESHOLDS.speedup
+    fig, panels = problem_panels(problems)
+    for ax, problem in panels:
         for baseline in (b for b in problem.baselines if b.runs):
             tone = colour(baseline.method)
             errors = problem.ladder["error_median"].tolist()
@@ -122,4 +120,8 @@ def speedup(
         "best error, circles at each sampled configuration's error; open circles with arrows "
         "are lower bounds (backprop did not reach that error within its budget)"
     )
-    return save(fig, ctx.figures, stem, caption)
+    return save(fig, ctx.figures, "claims-check_speedup", caption)
+
+
+#: the matched-accuracy section's figures
+FIGURES = (error_vs_time, speedup)

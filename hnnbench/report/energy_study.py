@@ -23,12 +23,13 @@ from hnnbench.report.numbers import as_float
 #: per model kind, (H at t = 100, the band H stays in)
 PAPER_ENERGY = {
     False: {"H_final": 1.0015, "text": "drifts upward to ≈ 1.0015 by t = 100"},
-    True: {
-        "H_min": 0.99975,
-        "H_max": 1.00025,
-        "text": "oscillates within ≈ [0.99975, 1.00025], no drift",
-    },
-}
+    True: {"H_min": 0.99975, "H_max": 1.00025,
+           "text": "oscillates within ≈ [0.99975, 1.00025], no drift"},
+}  # fmt: skip
+CAPTION = (
+    "Energy study: the true H along each learned trajectory (left; the paper's values read "
+    "off its plot for reference) and the trajectories in phase space (right)"
+)
 RUN_COLUMNS = ("group", "system", "case", "method", "trainer", "hamiltonian", "seed", "idx",
                "run_id", "test_xdot_rel_l2")  # fmt: skip
 STUDY_NUMBERS = ("H_initial", "H_min", "H_max", "H_final", "horizon", "dt")
@@ -53,31 +54,18 @@ def energy_study_data(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]])
 
 
 def energy_study_display(data: pd.DataFrame) -> pd.DataFrame:
-    def paper(hamiltonian: Any) -> str:
-        return f"{PAPER_ENERGY[bool(hamiltonian)]['text']} (read off the paper's plot)"
-
-    def digits7(v: Any) -> str:
-        return fmt(v, digits=7)
-
-    return pd.DataFrame(
-        {
-            "system": data["system"].map(fmt),
-            "method": data["method"].map(fmt),
-            "model": data["hamiltonian"].map(model_kind),
-            "seed": data["seed"].map(fmt),
-            "integrator, h, T": [
-                f"{i}, {fmt(h)}, {fmt(t)}"
-                for i, h, t in zip(data["integrator"], data["dt"], data["horizon"], strict=True)
-            ],
-            "H(0)": data["H_initial"].map(digits7),
-            "min H": data["H_min"].map(digits7),
-            "max H": data["H_max"].map(digits7),
-            "H(T)": data["H_final"].map(digits7),
-            "paper": data["hamiltonian"].map(paper),
-            "rollout [s]": data["rollout_seconds"].map(fmt),
-            "test rel-L2(ẋ)": data["test_xdot_rel_l2"].map(fmt),
-        }
-    )
+    seven = {"H(0)": "H_initial", "min H": "H_min", "max H": "H_max", "H(T)": "H_final"}
+    steps = zip(data["integrator"], data["dt"], data["horizon"], strict=True)
+    return pd.DataFrame({
+        "system": data["system"].map(fmt), "method": data["method"].map(fmt),
+        "model": data["hamiltonian"].map(model_kind), "seed": data["seed"].map(fmt),
+        "integrator, h, T": [f"{i}, {fmt(h)}, {fmt(t)}" for i, h, t in steps],
+        **{head: data[column].map(lambda v: fmt(v, digits=7)) for head, column in seven.items()},
+        "paper": data["hamiltonian"].map(
+            lambda h: f"{PAPER_ENERGY[bool(h)]['text']} (read off the paper's plot)"),
+        "rollout [s]": data["rollout_seconds"].map(fmt),
+        "test rel-L2(ẋ)": data["test_xdot_rel_l2"].map(fmt),
+    })  # fmt: skip
 
 
 def trajectory_curve(record: Mapping[str, Any], results_dir: str) -> dict[str, np.ndarray] | None:
@@ -162,11 +150,7 @@ def energy_figure(
     tidy(left, f"{system}: energy along the learned trajectory "
                f"({drawn[0]['integrator']}, h = {drawn[0]['dt']:g})")  # fmt: skip
     tidy(right, f"{system}: phase portrait of the same trajectories")
-    caption = (
-        "Energy study: the true H along each learned trajectory (left; the paper's values read "
-        "off its plot for reference) and the trajectories in phase space (right)"
-    )
-    return save(fig, ctx.figures, "energy-study", caption)
+    return save(fig, ctx.figures, "energy-study", CAPTION)
 
 
 def energy_blocks(ctx: Context, data: pd.DataFrame) -> list[Block]:

@@ -30,6 +30,18 @@ PRIOR_METRICS = (
     "energy_drift",
     "train_time_s",
 )
+PRIOR_INTRO = (
+    "Where a system has runs of Hamiltonian models (HNN: Ĥ, ẋ̂ = J∇Ĥ) and of models without "
+    "one (MLP: ẋ̂ predicted directly — `smlp`, `adam_mlp`), each trained by sampling and by "
+    "backprop: what the Hamiltonian prior buys (rows HNN vs MLP) next to what sampling buys "
+    "(rows sampled vs backprop). Median [min–max] over seeds; the energy drift uses the TRUE H "
+    "along the learned rollouts (`evaluation.integrator`), so it applies to both kinds of "
+    "model; test rel-L2(H) does not (MLP: none) and is left out here."
+)
+PRIOR_CAPTION = (
+    "Is the Hamiltonian prior worth it? {sampled, backprop} × {HNN, MLP}: test error of ẋ and "
+    "energy drift vs training time (median, bars min–max over seeds)"
+)
 TRAINING = {"sampled": ("tab:blue", 0), "backprop": ("tab:orange", 1)}  # colour, order
 
 
@@ -93,25 +105,13 @@ def prior_figure(data: pd.DataFrame, ctx: Context) -> Figure:
         ylabel = heading(metric) + (" (true H, rollouts)" if metric == "energy_drift" else "")
         ax.set(xscale="log", yscale="log", xlabel=heading("train_time_s"), ylabel=ylabel)
         tidy(ax, f"{key[1]} ({key[0]})\n{key[2]}")
-    caption = (
-        "Is the Hamiltonian prior worth it? {sampled, backprop} × {HNN, MLP}: test error of ẋ and "
-        "energy drift vs training time (median, bars min–max over seeds)"
-    )
-    return save(fig, ctx.figures, "prior-2x2", caption)
+    return save(fig, ctx.figures, "prior-2x2", PRIOR_CAPTION)
 
 
 def prior_blocks(ctx: Context, data: pd.DataFrame) -> list[Block]:
-    text = (
-        "Where a system has runs of Hamiltonian models (HNN: Ĥ, ẋ̂ = J∇Ĥ) and of models without "
-        "one (MLP: ẋ̂ predicted directly — `smlp`, `adam_mlp`), each trained by sampling and by "
-        "backprop: what the Hamiltonian prior buys (rows HNN vs MLP) next to what sampling buys "
-        "(rows sampled vs backprop). Median [min–max] over seeds; the energy drift uses the TRUE H "
-        "along the learned rollouts (`evaluation.integrator`), so it applies to both kinds of "
-        "model; test rel-L2(H) does not (MLP: none) and is left out here."
-    )
     title = "Hamiltonian prior × training (median [min–max] over seeds)"
     table = Table("prior_2x2", title, prior_display(data), data)
-    return [Para(text), table, prior_figure(data, ctx)]
+    return [Para(PRIOR_INTRO), table, prior_figure(data, ctx)]
 
 
 PRIOR = Analysis(

@@ -33,6 +33,14 @@ def keys_of(key: Sequence[Any], names: Sequence[str]) -> dict[str, Any]:
     return {k: None if v is pd.NA else v for k, v in zip(names, key, strict=True)}
 
 
+SUMMARY_INTRO = (
+    "Per system × method (× width / points / parameters where they vary). Fixed-budget "
+    "ratios: Adam's median time (energy) over the method's, each at its own budget, at "
+    "the same system, parameters, domain, width and training points ('—' when there is "
+    "no such Adam run). They are not at equal accuracy: see Matched accuracy."
+)
+
+
 def counts(runs: pd.DataFrame, complete: pd.DataFrame) -> dict[str, Any]:
     return {"runs": len(runs), "seeds_ok": int(complete["seed"].nunique())}
 
@@ -117,14 +125,8 @@ def summary_display(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_blocks(ctx: Context, data: pd.DataFrame) -> list[Block]:
-    text = (
-        "Per system × method (× width / points / parameters where they vary). Fixed-budget "
-        "ratios: Adam's median time (energy) over the method's, each at its own budget, at "
-        "the same system, parameters, domain, width and training points ('—' when there is "
-        "no such Adam run). They are not at equal accuracy: see Matched accuracy."
-    )
     title = "Summary (median [min–max] over seeds)"
-    return [Para(text), Table("summary", title, summary_display(data), data)]
+    return [Para(SUMMARY_INTRO), Table("summary", title, summary_display(data), data)]
 
 
 SUMMARY = Analysis("Summary", lambda ctx: summary_data(ctx.frame), summary_blocks)
@@ -133,8 +135,7 @@ SUMMARY = Analysis("Summary", lambda ctx: summary_data(ctx.frame), summary_block
 # ---------------------------------------------------------------- overview
 
 
-def overview_blocks(ctx: Context, bad: Sequence[BadRecord]) -> list[Block]:
-    frame = ctx.frame
+def overview_blocks(ctx: Context, frame: pd.DataFrame) -> list[Block]:
     counts = frame["status"].value_counts().to_dict()
     status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     groups = ", ".join(f"`{g}`" for g in dict.fromkeys(frame["group"]))
@@ -144,12 +145,10 @@ def overview_blocks(ctx: Context, bad: Sequence[BadRecord]) -> list[Block]:
         "(complete runs only). Training time is the fit alone (data generation and evaluation "
         "excluded)."
     )
-    return [Para(text), *([Note(unreadable_note(bad))] if bad else [])]
+    return [Para(text), *([Note(unreadable_note(ctx.bad))] if ctx.bad else [])]
 
 
-def overview(bad: Sequence[BadRecord] = ()) -> Analysis:
-    """The Overview, naming the ``bad`` (unreadable) record files."""
-    return Analysis("Overview", lambda ctx: ctx.frame, lambda ctx, _: overview_blocks(ctx, bad))
+OVERVIEW = Analysis("Overview", lambda ctx: ctx.frame, overview_blocks)
 
 
 def unreadable_note(bad: Sequence[BadRecord]) -> str:
