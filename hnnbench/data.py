@@ -15,10 +15,13 @@ own stream of that seed), and the model seed (used by the trainers) draws the ne
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.optimize import brentq
 
+from hnnbench.checks import ConfigError
 from hnnbench.ground_truth import stays_inside, true_trajectories
 from hnnbench.systems import HamiltonianSystem
 
@@ -299,3 +302,123 @@ def rollout_initial_states(
         f"found only {len(kept)} of {count} rollout initial states of {system.name} that stay "
         f"in the domain for horizon {horizon}; use a shorter horizon"
     )
+
+
+#: how the rollout initial states are drawn (``evaluation.initial_states``)
+INITIAL_RULES = ("auto", "box", "shells")
+#: points per ray at which H is evaluated to bracket the first crossing of a shell
+RAY_POINTS = 1024
+
+
+def shell_energies(system: HamiltonianSystem, fractions: Sequence[float]) -> np.ndarray | None:
+    """The shell energies ``fraction × escape energy`` (ascending), or None when the system has
+    no escape energy or its well at the highest of them does not lie inside the domain."""
+    escape = system.escape_energy()
+    if escape is None:
+        return None
+    energies = np.sort(np.asarray(fractions, dtype=float)) * escape
+    well = system.well_box(float(energies[-1]))
+    if well is None or not np.all(
+        (well[:, 0] >= system.domain[:, 0]) & (well[:, 1] <= system.domain[:, 1])
+    ):
+        return None
+    return energies
+
+
+def initial_rule(system: HamiltonianSystem, rule: str, fractions: Sequence[float]) -> str:
+    """``box`` or ``shells``: ``auto`` is shells where ``shell_energies`` exist (Hénon–Heiles
+    with α ≠ 0 and its well inside the box), else box. ConfigError for shells without them."""
+    possible = shell_energies(system, fractions) is not None
+    if rule == "auto":
+        return "shells" if possible else "box"
+    if rule == "shells" and not possible:
+        escape = system.escape_energy()
+        why = (
+            "has no escape energy"
+            if escape is None
+            else f"has its well at H = {max(fractions) * escape:.4g} reaching beyond the domain"
+        )
+        raise ConfigError(
+            f"evaluation.initial_states=shells: {system!r} {why}; allowed here: auto, box"
+        )
+    return rule
+
+
+def shell_crossing(
+    system: HamiltonianSystem, direction: np.ndarray, energy: float
+) -> np.ndarray | None:
+    """The first state on the ray anchor + s·direction (s > 0) where H reaches ``energy``;
+    None when the ray leaves the domain first."""
+    anchor = system.anchor
+    low, high = system.domain[:, 0] - anchor, system.domain[:, 1] - anchor
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exits = np.where(
+            direction > 0, high / direction, np.where(direction < 0, low / direction, np.inf)
+        )
+    reach = float(np.min(exits))
+    steps = np.linspace(0.0, reach, RAY_POINTS + 1)[1:]
+    above = np.nonzero(system.H(anchor + steps[:, None] * direction) >= energy)[0]
+    if not above.size:
+        return None
+    first = above[0]
+    start = steps[first - 1] if first else 0.0
+
+    def gap(s: float) -> float:
+        return float(system.H((anchor + s * direction)[None, :])[0]) - energy
+
+    return anchor + brentq(gap, start, steps[first], xtol=1e-14, rtol=1e-14) * direction
+
+
+def shell_initial_states(
+    system: HamiltonianSystem,
+    count: int,
+    horizon: float,
+    eval_seed: int,
+    energies: Sequence[float],
+    tries_per_state: int = 64,
+) -> np.ndarray:
+    """``count`` states on the energy shells H = E (state k on ``energies[k mod len]``), each
+    the first point where H reaches E on the ray from the anchor (the minimum of H) in a
+    direction uniform on the unit sphere, kept, as in the box rule, only if its TRUE orbit
+    stays in the domain over ``horizon`` (evaluation seed, stream 3). Below the escape energy
+    the crossing lies on the bounded well around the anchor, whose orbits never leave it.
+    """
+    if count < 1:
+        raise ValueError(f"rollout count={count} must be >= 1")
+    if horizon <= 0:
+        raise ValueError(f"horizon={horizon} must be > 0")
+    rng = np.random.default_rng([eval_seed, 3])
+    states = []
+    for k in range(count):
+        energy = float(energies[k % len(energies)])
+        for _ in range(tries_per_state):
+            direction = rng.standard_normal(system.dim)
+            state = shell_crossing(system, direction / np.linalg.norm(direction), energy)
+            if state is not None and stays_inside(system, state, system.domain, horizon):
+                states.append(state)
+                break
+        else:
+            raise RuntimeError(
+                f"no state on the shell H = {energy:.4g} of {system.name} stays in the domain "
+                f"for horizon {horizon} in {tries_per_state} tries; "
+                "use evaluation.initial_states=box"
+            )
+    return np.array(states)
+
+
+def rollout_states(
+    system: HamiltonianSystem,
+    count: int,
+    horizon: float,
+    eval_seed: int,
+    rule: str = "box",
+    fractions: Sequence[float] = (0.25, 0.5, 0.75, 0.9),
+) -> tuple[np.ndarray, str]:
+    """The rollout initial states by ``rule`` (``INITIAL_RULES``; ``initial_rule``) and the
+    rule used: ``box`` (``rollout_initial_states``) or ``shells`` at ``fractions`` of the
+    escape energy (``shell_initial_states``)."""
+    used = initial_rule(system, rule, fractions)
+    if used == "box":
+        return rollout_initial_states(system, count, horizon, eval_seed), used
+    energies = shell_energies(system, fractions)
+    return shell_initial_states(system, count, horizon, eval_seed, energies), used

@@ -52,10 +52,13 @@ _DECLARED = (
         summarised=False,
         needs_hamiltonian=True,
     ),
+    # rollouts: valid time first, defined for every rollout; the rollout error and the energy
+    # drift are medians over the rollouts that did not diverge, whose count comes next
+    Metric("valid_prediction_time", "valid time", "", "rollout", lower_is_better=False),
+    Metric("rollout_diverged", "diverged rollouts", "", "rollout"),
     Metric("rollout_rel_error_final", "rollout error (final)", "", "rollout"),
     Metric("rollout_rel_error_mean", "rollout error (mean)", "", "rollout", summarised=False),
     Metric("energy_drift", "energy drift", "", "rollout"),
-    Metric("valid_prediction_time", "valid time", "", "rollout", lower_is_better=False),
     # rollouts from the outer 10 % of the box, whose true orbits may leave it
     Metric(
         "boundary_valid_prediction_time",

@@ -25,8 +25,11 @@ import pandas as pd
 from hnnbench.metrics import METRICS
 
 #: 2: ``trainer`` is the trainer kind, 'sampled' or 'backprop' (version 1 wrote 'adam'), and
-#: metrics that do not apply to a model are null
-SCHEMA_VERSION = 2
+#: metrics that do not apply to a model are null. 3: the rollout metrics are summaries over
+#: rollouts (``evaluate.py``): valid times are medians of each rollout's, the rollout errors and
+#: the energy drift medians over the rollouts that did not diverge (null when all did), counted
+#: in ``rollout_diverged``; version 2 computed one error over all rollouts together
+SCHEMA_VERSION = 3
 #: statuses of a finished run; ``ok`` and ``diverged`` are complete results, ``failed`` is retried
 STATUSES = ("ok", "diverged", "failed")
 COMPLETE = ("ok", "diverged")

@@ -41,12 +41,15 @@ from hnnbench.checks import (
 )
 from hnnbench.correction import CORRECTIONS, corrected
 from hnnbench.data import (
+    INITIAL_RULES,
     SOURCES,
     DataSource,
     boundary_initial_states,
+    initial_rule,
     make_dataset,
     make_outside_set,
-    rollout_initial_states,
+    rollout_states,
+    scaled_box,
 )
 from hnnbench.energy import EnergyMeter
 from hnnbench.evaluate import (
@@ -135,6 +138,9 @@ def validate(cfg: DictConfig) -> None:
     integer("evaluation.outside_points", evaluation.outside_points, 1)
     integer("evaluation.boundary_rollouts", evaluation.boundary_rollouts, 1)
     number("evaluation.boundary_fraction", evaluation.boundary_fraction, above=0, below=1)
+    choice("evaluation.initial_states", evaluation.initial_states, INITIAL_RULES)
+    shell_fractions(cfg)
+    number("evaluation.divergence_scale", evaluation.divergence_scale, above=1)
     source = data_source(cfg)
     correction = choice("evaluation.correction", evaluation.correction, CORRECTIONS)
     if correction != "none" and source.source == "derivatives":
@@ -150,6 +156,20 @@ def validate(cfg: DictConfig) -> None:
     if cfg.energy.output_dir is not None:
         text("energy.output_dir", cfg.energy.output_dir)
     check_hardware(cfg.hardware.device, cfg.hardware.dtype, cfg.hardware.threads)
+
+
+def shell_fractions(cfg: DictConfig) -> tuple[float, ...]:
+    """``evaluation.shell_fractions``: a non-empty list of numbers in (0, 1), the rollout
+    energy shells as fractions of the system's escape energy."""
+    node = cfg.evaluation.shell_fractions
+    items = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+    if not isinstance(items, list) or not items:
+        raise ConfigError(
+            f"evaluation.shell_fractions={items!r} must be a non-empty list of numbers in "
+            "(0, 1): fractions of the system's escape energy"
+        )
+    key = "evaluation.shell_fractions entry"
+    return tuple(float(number(key, value, above=0, below=1)) for value in items)
 
 
 def trajectory_of(cfg: DictConfig, dim: int) -> TrajectoryStudy | None:
@@ -218,6 +238,7 @@ def check(cfg: DictConfig) -> tuple[Any, Trainer]:
         validate(cfg)
         built = build(cfg, seeds_of(cfg))
         trajectory_of(cfg, len(built[0].domain))
+        initial_rule(built[0], cfg.evaluation.initial_states, shell_fractions(cfg))
         no_hamiltonian(cfg.evaluation.correction, built[1])
         writable_folder("results_dir", cfg.results_dir)  # last: bad values leave no folder
         return built
@@ -376,8 +397,13 @@ def execute(
     )
     data_time = time.perf_counter() - start
     evaluation = cfg.evaluation
-    initial_states = rollout_initial_states(
-        system, evaluation.rollouts, evaluation.horizon, seeds.eval
+    initial_states, rule = rollout_states(
+        system,
+        evaluation.rollouts,
+        evaluation.horizon,
+        seeds.eval,
+        evaluation.initial_states,
+        shell_fractions(cfg),
     )
     outside = make_outside_set(
         system, evaluation.outside_points, evaluation.outside_scale, seeds.eval
@@ -421,6 +447,8 @@ def execute(
         evaluation.threshold,
         evaluation.energy_floor,
         boundary,
+        scaled_box(system.domain, evaluation.divergence_scale),
+        rule,
     )
     # the backward-error correction changes Ĥ for the H metrics only (correction.py)
     scored = corrected(model, evaluation.correction, source.dt_obs, data.anchor, data.anchor_H)
