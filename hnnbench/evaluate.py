@@ -57,6 +57,8 @@ from hnnbench.systems import HamiltonianSystem
 
 #: at most about this many points of each curve are stored in a run record
 CURVE_POINTS = 200
+#: the valid-time threshold unless the configuration sets another (``evaluation.threshold``)
+DEFAULT_THRESHOLD = 0.1
 
 
 def rel_l2(true: np.ndarray, predicted: np.ndarray) -> float:
@@ -88,7 +90,7 @@ class RolloutSettings:
     horizon: float
     dt: float
     integrator: str = "rk4"
-    threshold: float = 0.1
+    threshold: float = DEFAULT_THRESHOLD
     energy_floor: float = 1e-8
     boundary_states: np.ndarray | None = None  # (R_b, 2n), near the box's boundary
     # a learned state outside this box (2n, 2) marks its rollout diverged (non-finite ones always)
