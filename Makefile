@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install test test-slow lint format bench report paper-lite paper claims claims-full perf clean
+.PHONY: install test test-slow lint format bench doctor report paper-lite paper claims claims-full perf clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] < (3, 14), \
@@ -39,10 +39,16 @@ test: lint
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow $(ARGS)
 
-# the report is written even when some runs failed; the exit status still says so
+# the machine check first (its summary goes into the report); the report is written even when
+# some runs failed; the exit status still says so
 bench: $(STAMP)
+	$(BIN)/hnnbench-doctor --json results/bench/doctor.json
 	$(BIN)/hnnbench -m experiment=bench $(ARGS); status=$$?; \
+	$(BIN)/hnnbench -m experiment=bench_ladder $(ARGS) || status=1; \
 	$(BIN)/hnnbench-report results/bench || status=1; exit $$status
+
+doctor: $(STAMP)
+	$(BIN)/hnnbench-doctor $(ARGS)
 
 report: $(STAMP)
 	$(BIN)/hnnbench-report $(or $(RESULTS),results)
