@@ -95,9 +95,7 @@ def test_cpu_time_counts_this_process() -> None:
 @contextmanager
 def busy_loops(count: int) -> Iterator[None]:
     """``count`` processes spinning on the CPU until the block ends."""
-    loops = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)
-    ]
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
     try:
         time.sleep(0.3)  # let them start spinning
         yield

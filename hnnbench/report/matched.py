@@ -93,7 +93,7 @@ class Estimate:
         if kind == "unreached":
             return unreached
         if kind == "exact":
-            return fmt(self.low) + unit
+            return ("∞" if math.isinf(self.low) else fmt(self.low)) + unit
         if kind == "at_least":
             return f"≥ {fmt(self.low)}{unit}"
         if kind == "at_most":
@@ -524,7 +524,12 @@ class AtBest:
     cpu_ratios: list[Estimate] = field(default_factory=list)
     energy_methods: set[str] = field(default_factory=set)
     energy_missing: bool = False  # a reading on either side is null (tracker off or failed)
-    contended: int = 0  # timed runs behind the comparison that shared the machine
+    contended_runs: dict[str, int] = field(default_factory=dict)  # per run or rung: how many
+
+    @property
+    def contended(self) -> int:
+        """Timed runs behind the comparison that shared the machine (each counted once)."""
+        return sum(self.contended_runs.values())
 
     @property
     def chosen(self) -> list[str]:
@@ -565,12 +570,12 @@ def speedup_at_best(baseline: Baseline, ladder: pd.DataFrame) -> AtBest:
         result.speedups.append(rungs.bracket(Estimate(seconds), "time"))
         result.energy_ratios.append(rungs.bracket(_known(energy), "energy"))
         result.cpu_ratios.append(rungs.bracket(_known(run.cpu_until(seconds)), "cpu"))
-        result.contended += run.contended
+        result.contended_runs[f"seed {run.seed}"] = int(run.contended)
         for config in (rungs.reaching, rungs.below):
             if config is not None:
                 result.energy_methods.update(config["energy_methods"])
                 result.energy_missing |= math.isnan(config["energy_median"])
-                result.contended += int(config["contended"])
+                result.contended_runs[config["label"]] = int(config["contended"])
         result.energy_missing |= math.isnan(energy)
     return result
 
@@ -606,7 +611,11 @@ class EqualTime:
     sampled_errors: list[float] = field(default_factory=list)
     chosen: list[str] = field(default_factory=list)
     ratios: list[Estimate] = field(default_factory=list)
-    contended: int = 0
+    contended_runs: dict[str, int] = field(default_factory=dict)  # per run or rung: how many
+
+    @property
+    def contended(self) -> int:
+        return sum(self.contended_runs.values())
 
     @property
     def ratio(self) -> Spread | None:
@@ -636,9 +645,10 @@ def equal_time(baseline: Baseline, ladder: pd.DataFrame) -> EqualTime:
                 Estimate(run.best_error), error_beyond, None if within is None else error_within
             )
         )
-        result.contended += run.contended + sum(
-            int(c["contended"]) for c in (within, beyond) if c is not None
-        )
+        result.contended_runs[f"seed {run.seed}"] = int(run.contended)
+        for config in (within, beyond):
+            if config is not None:
+                result.contended_runs[config["label"]] = int(config["contended"])
     return result
 
 

@@ -147,6 +147,12 @@ def decide(
     if others and best is not None and best.at_or_above(claim.threshold):
         return HOLDS, ""
     if adam is not None and adam.at_or_above(claim.threshold):
+        if others and best is not None and not best.below(claim.threshold):
+            hint = f"; add {refine}" if refine else ""
+            return (
+                ONLY_ADAM,
+                f"vs the best baseline the bracket {best.text('×')} straddles it{hint}",
+            )
         return ONLY_ADAM, ""
     if any(e is not None and e.below(claim.threshold) for e in (best, adam)):
         return FAILS, ""
@@ -230,7 +236,7 @@ def _equal_time_detail(result: matched.EqualTime) -> str:
 
 def _energy_detail(result: matched.AtBest) -> str:
     cpu = result.cpu_ratio
-    proxy = f"; CPU-seconds ratio (compute proxy) {cpu.text('×')}" if cpu else ""
+    proxy = f"; CPU-seconds ratio (compute proxy) {cpu.text('×', 'not recorded')}" if cpu else ""
     return f" (energy: {', '.join(sorted(result.energy_methods))}{proxy})"
 
 
