@@ -10,9 +10,10 @@ TORCH ?= torch==2.13.0
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 ARGS ?=
 
-.PHONY: install test test-slow lint format bench doctor report paper-lite paper claims claims-full perf clean
+.PHONY: install docs-install test test-slow lint format bench doctor report paper-lite paper claims claims-full perf docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] < (3, 14), \
@@ -24,6 +25,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs-install: $(DOCS_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -69,5 +76,11 @@ claims-full: $(STAMP)
 perf: $(STAMP)
 	$(BIN)/python benchmarks/perf.py $(ARGS)
 
+# the documentation site in site/ (open site/index.html). --strict: a broken link or anchor, a
+# missing page or a page left out of mkdocs.yml's nav fails the build. NO_MKDOCS_2_WARNING only
+# silences mkdocs-material's banner about its end of life (May 2027); the build needs no network.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) site .pytest_cache .ruff_cache
