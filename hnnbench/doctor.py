@@ -239,7 +239,7 @@ def check_before(out: Path, refuse_busy: bool, tag: str) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hnnbench doctor", description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, help="also write the summary to this file")
     parser.add_argument("--window", type=float, default=1.0, help="seconds to watch the load")
@@ -247,9 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--refuse-busy", action="store_true", help=f"exit {BUSY_EXIT} on a busy machine"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     if not args.window > 0:
-        parser.error(f"--window={args.window} must be > 0 seconds")
+        parser().error(f"--window={args.window} must be > 0 seconds")
     diagnosis = diagnose(args.window, dgemm=not args.no_dgemm)
     print(render(diagnosis))
     if args.json:
