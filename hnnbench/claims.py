@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     overrides = split_overrides(args.overrides, args.backprop_hardware)
     plan = [(experiment_name(p, args.lite), overrides[p.side]) for p in chosen]
-    return sweeps.run_then_report(pipeline, plan, args.dry_run, args.report_only)
+    return sweeps.run_then_report(pipeline, plan, args.dry_run, args.report_only, args.refuse_busy)
 
 
 if __name__ == "__main__":

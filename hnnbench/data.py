@@ -279,7 +279,7 @@ def rollout_initial_states(
     candidates; after a round that keeps fewer than needed, ``shrink`` is halved. Deterministic
     per ``eval_seed``. Raises if ``max_rounds`` rounds do not find enough. In high dimension
     (fput, toda at n ≥ 16) most states come from the second round, shrink ¼: all 2n coordinates
-    must stay inside, which few states of the ½-box manage (README, Datasets and rollouts).
+    must stay inside, which few states of the ½-box manage (docs/data.md, Rollout initial states).
     """
     if count < 1:
         raise ValueError(f"rollout count={count} must be >= 1")

@@ -35,6 +35,8 @@ class Metric:
 _DECLARED = (
     Metric("train_time_s", "train time", "s", "fit"),
     Metric("fit_wall_time_s", "fit wall time", "s", "fit", summarised=False),
+    # process user + system time of the fit (all threads): compute, not a model of power
+    Metric("cpu_time_s", "CPU time", "s", "fit"),
     Metric("energy_kwh", "energy", "kWh", "fit"),
     Metric("co2_kg", "CO₂", "kg", "fit", summarised=False),
     Metric("test_H_rel_l2", "test rel-L2(H)", "", "test", needs_hamiltonian=True),

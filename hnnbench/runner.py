@@ -66,6 +66,7 @@ from hnnbench.hardware import (
     dgemm_rate,
     environment,
     synchronize,
+    threadpools,
 )
 from hnnbench.integrators import STEPPERS
 from hnnbench.model import is_hamiltonian
@@ -77,6 +78,7 @@ from hnnbench.record import (
     run_id_of,
     write_atomic,
 )
+from hnnbench.timing import autorange
 from hnnbench.trainers import Trainer
 from hnnbench.trainers.malloc import tuned_malloc
 
@@ -152,6 +154,8 @@ def validate(cfg: DictConfig) -> None:
     number("evaluation.trajectory.horizon", trajectory.horizon, above=0)
     number("evaluation.trajectory.dt", trajectory.dt, above=0)
     integer("evaluation.trajectory.samples", trajectory.samples, 2)
+    number("timing.min_total_s", cfg.timing.min_total_s, minimum=0)
+    integer("timing.min_repeats", cfg.timing.min_repeats, 1)
     flag("energy.enabled", cfg.energy.enabled)
     if cfg.energy.output_dir is not None:
         text("energy.output_dir", cfg.energy.output_dir)
@@ -357,7 +361,7 @@ def run(cfg: DictConfig) -> str:
         log.error("run %s failed: %s (record: %s)", run_id, record["error"], record_path)
         raise RunFailed(f"run {run_id} failed: {record['error']}") from err
     # after the timed fit: this machine's DGEMM rate at the run's threads (once per process)
-    record["environment"].update(dgemm_rate(record["threads"]))
+    record["environment"].update(dgemm_rate(record["threads"]), threadpools=threadpools())
     record["finished_at"] = now()
     write_atomic(record_path, record)
     log.info(
@@ -415,27 +419,39 @@ def execute(
     if cfg.warmup:
         warm_up(trainer, data)
     energy_dir = Path(cfg.energy.output_dir) if cfg.energy.output_dir else out_dir / "codecarbon"
-    with EnergyMeter(energy_dir, cfg.energy.country_iso_code, cfg.energy.enabled) as meter:
+
+    def fit_once() -> tuple[Any, float | None]:
         synchronize(device)
-        start = time.perf_counter()
         model = trainer.fit(data)
         synchronize(device)
-        fit_wall = time.perf_counter() - start
+        return model, trainer.train_time_s_
+
+    with EnergyMeter(energy_dir, cfg.energy.country_iso_code, cfg.energy.enabled) as meter:
+        fits = autorange(  # timing.py: the rules
+            fit_once,
+            float(cfg.timing.min_total_s),
+            int(cfg.timing.min_repeats),
+            before_counted=meter.restart,
+        )
+    model = fits.result
+    reading = meter.reading.per_fit(fits.repeats)
     fields: dict[str, Any] = {
         "threads": threads,
         "hamiltonian": is_hamiltonian(model),  # False: an MLP, whose H metrics are null
-        "fit_wall_time_s": fit_wall,
+        "fit_wall_time_s": fits.wall,
         "data_time_s": data_time,
-        **meter.reading.as_dict(),
+        **fits.summary(threads),
+        **reading.as_dict(),
     }
     fields.pop("hardware")
-    fit_info = dict(trainer.fit_info_, energy_hardware=meter.reading.hardware)
+    fit_info = dict(trainer.fit_info_, energy_hardware=reading.hardware)
     fields["fit_info"] = fit_info
     fields["effective_rank"] = fit_info.get("effective_rank")
     if fit_info.get("rcond_mode") == "auto":  # the record holds the value GCV chose
         fields["rcond"] = fit_info.get("rcond")
     fields["learning_curve"] = trainer.learning_curve_ or None  # None: no iterations
-    fields["train_time_s"] = fit_wall if trainer.train_time_s_ is None else trainer.train_time_s_
+    own_clock = fits.own_clock
+    fields["train_time_s"] = fits.wall if own_clock is None else own_clock
     if trainer.status_ != "ok":
         fields.update(status=trainer.status_, error=trainer.status_message_)
         return fields

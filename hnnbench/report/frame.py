@@ -139,6 +139,8 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     row["case"] = f"{row['params']}; {format_domain(domain)}"
     row["group"] = group_of(record.get("name"))
     row["energy_method"] = record.get("energy_method")
+    # the timed fit shared the machine (timing.py's rule); None: not recorded (schema < 3)
+    row["contended"] = record.get("contended")
     row["status"] = row["status"] or "unknown"
     row["trainer"] = trainer_kind(record)
     row["hamiltonian"] = has_hamiltonian(record)

@@ -4,7 +4,7 @@ A trainer is a scikit-learn-style estimator: parameters in ``__init__``, ``fit(d
 a model (``hnnbench.model``), fitted attributes end in ``_``. It never evaluates the final model,
 times the whole fit or writes files: the runner times ``fit``, the evaluator measures and the
 record writes. Adding a trainer = a subclass in one module + one YAML in ``conf/trainer/``
-(README: "Adding a trainer").
+(docs/extending.md).
 """
 
 from __future__ import annotations
