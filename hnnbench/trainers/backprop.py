@@ -148,7 +148,7 @@ class BackpropTrainer(Trainer):
         malloc_tuning: bool = True,
         progress: bool = True,
         plateau_tolerance: float | None = None,
-        plateau_window: float = 0.25,
+        plateau_window: float = 0.5,
     ) -> None:
         super().__init__(hidden_width, model_seed, device, dtype)
         for key, value in {"steps": steps, "eval_every": eval_every}.items():
