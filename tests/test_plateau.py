@@ -19,12 +19,12 @@ from hnnbench.data import make_dataset
 from hnnbench.hardware import torch_threads
 from hnnbench.network import HamiltonianNet
 from hnnbench.record import FIELDS
-from hnnbench.runner import check, run
+from hnnbench.runner import build, check, run, seeds_of
 from hnnbench.trainers import AdamTrainer, AdamTunedTrainer, LBFGSTrainer
 from hnnbench.trainers.adam import PLATEAU_LR_FLOOR, AdamMLPTrainer
 from hnnbench.trainers.backprop import BackpropTrainer
 from hnnbench.trainers.plateau import MIN_POINTS, STOPS, PlateauRule, is_converged
-from test_config import composed
+from test_config import composed, sweep_choices
 
 
 @pytest.fixture(autouse=True)
@@ -356,3 +356,20 @@ def test_bad_values_are_one_line_before_any_work(tmp_path, overrides, pattern):
 def test_no_validation_points_are_fine_without_the_rule(tmp_path):
     cfg = composed(f"results_dir={tmp_path}", "trainer=adam", "validation_points=0")
     check(cfg)  # the paper's Adam has the rule off: no validation points needed
+
+
+@pytest.mark.parametrize(
+    ("experiment", "steps", "seconds"),
+    [("claims_converged_lite", 15_000, 300), ("claims_converged", 200_000, 14_400)],
+)
+def test_claims_run_the_strongest_baseline_to_its_plateau_with_a_stated_cap(
+    experiment, steps, seconds
+):
+    cfg = composed(f"experiment={experiment}", *sweep_choices(experiment))
+    _, trainer = build(cfg, seeds_of(cfg))
+    assert trainer.method == "lbfgs" and (trainer.steps, trainer.max_seconds) == (steps, seconds)
+    assert (trainer.plateau_tolerance, trainer.plateau_window) == (0.01, 0.5)
+    assert trainer.needs_validation() and cfg.validation_points >= 1
+    # the fixed-budget baselines keep their budget (the "within 8 s" regime)
+    budget = composed("experiment=claims_lbfgs_lite", *sweep_choices("claims_lbfgs_lite"))
+    assert budget.adam_max_seconds == 8 and budget.name == "claims_lbfgs_lite"
