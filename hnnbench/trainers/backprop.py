@@ -400,7 +400,7 @@ class BackpropTrainer(Trainer):
             "rule": self._plateau.describe(),
             "tolerance": self.plateau_tolerance,
             "window": self.plateau_window,
-            "validation_metric": self.validation_metric if self._validation else None,
+            "validation_metric": None if self._validation is None else self.validation_metric,
             "validation_points": data.validation_points,
             "step": self.plateau_step_,
         }
