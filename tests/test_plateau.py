@@ -248,16 +248,16 @@ def test_adam_tuned_anneals_after_a_plateau_under_a_high_learning_rate(spring_da
 
 
 def test_adam_tuned_ignores_a_plateau_under_a_low_learning_rate(spring_data):
-    # flat from step 700 of 2000: the rule fires at step 1400, where the cosine is below half
+    # flat from step 350 of 1000: the rule fires at step 700, where the cosine is below half
     # the peak, so the flat curve is the vanishing learning rate's, not convergence; the run
     # anneals to its budget
     trainer = ScriptedTuned(
-        plateau_at(700), steps=2000, lr=1e-3, eval_every=20, plateau_tolerance=0.01
+        plateau_at(350), steps=1000, lr=1e-3, eval_every=10, plateau_tolerance=0.01
     )
     trainer.fit(spring_data)
     assert (trainer.stopped_by_, trainer.converged_) == ("steps", False)
     assert trainer.cooldown_start_ is None and trainer.plateau_step_ is None
-    assert trainer.steps_done_ == 2000
+    assert trainer.steps_done_ == 1000
 
 
 def test_adam_tuned_without_the_rule_keeps_its_budget_schedule(spring_data):
