@@ -8,9 +8,14 @@ becomes one training point: the finite-difference quotient (x_{n+1} − x_n)/h a
 (q_{n+1}, p_n), where the symplectic Euler step of Ĥ reproduces it exactly. Test points are
 uniform with exact H, ∇H and ẋ whatever the source.
 
-Seeds are separate: the data seed draws train and test points, the evaluation seed draws the
-rollout initial conditions, the outside points and the boundary initial states (each from its
-own stream of that seed), and the model seed (used by the trainers) draws the network.
+Seeds are separate: the data seed draws train and test points, and the validation points from
+a stream of its own (so adding them changes neither); the evaluation seed draws the rollout
+initial conditions, the outside points and the boundary initial states (each from its own
+stream of that seed), and the model seed (used by the trainers) draws the network.
+
+Validation points (``validation_points``, uniform with exact targets like the test points) are
+for the backprop trainers' plateau rule (``trainers/plateau.py``): no trainer trains on them, so
+both sides still see identical training data, and the test set never decides when a run ends.
 """
 
 from __future__ import annotations
@@ -40,19 +45,50 @@ class Dataset:
     anchor: np.ndarray  # (2n,)
     anchor_H: float
     domain: np.ndarray  # (2n, 2) box the points were drawn from
+    # held-out validation points with exact targets (None: none drawn)
+    x_val: np.ndarray | None = None  # (N_val, 2n)
+    xdot_val: np.ndarray | None = None
+    grad_val: np.ndarray | None = None
+    H_val: np.ndarray | None = None
+
+    @property
+    def validation_points(self) -> int:
+        return 0 if self.x_val is None else len(self.x_val)
 
     def head(self, count: int) -> Dataset:
-        """The first ``count`` training and test points (a tiny copy for warm-up fits)."""
-        train, test = slice(0, count), slice(0, count)
+        """The first ``count`` training, test and validation points (a tiny copy for warm-up
+        fits)."""
+        cut = slice(0, count)
+
+        def first(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else array[cut]
+
         return replace(
             self,
-            x_train=self.x_train[train],
-            xdot_train=self.xdot_train[train],
-            H_train=None if self.H_train is None else self.H_train[train],
-            x_test=self.x_test[test],
-            xdot_test=self.xdot_test[test],
-            grad_test=self.grad_test[test],
-            H_test=self.H_test[test],
+            x_train=self.x_train[cut],
+            xdot_train=self.xdot_train[cut],
+            H_train=first(self.H_train),
+            x_test=self.x_test[cut],
+            xdot_test=self.xdot_test[cut],
+            grad_test=self.grad_test[cut],
+            H_test=self.H_test[cut],
+            x_val=first(self.x_val),
+            xdot_val=first(self.xdot_val),
+            grad_val=first(self.grad_val),
+            H_val=first(self.H_val),
+        )
+
+    def validation(self) -> Dataset | None:
+        """The validation points in the test points' place, so every test metric can be
+        computed on them; None when there are none."""
+        if self.x_val is None:
+            return None
+        return replace(
+            self,
+            x_test=self.x_val,
+            xdot_test=self.xdot_val,
+            grad_test=self.grad_val,
+            H_test=self.H_val,
         )
 
 
@@ -211,9 +247,11 @@ def make_dataset(
     noise_std: float = 0.0,
     noise_relative: bool = False,
     source: DataSource | None = None,
+    validation_points: int = 0,
 ) -> Dataset:
     """Draw the training starts then the test points from one generator seeded by
-    ``data_seed`` (so every source has the same test points), then any noise.
+    ``data_seed`` (so every source has the same test points), then any noise; the
+    ``validation_points`` from stream 1 of the data seed, uniform in the box with exact targets.
 
     Derivatives: the starts are the training points, targets the exact ẋ; noise on the
     targets ẋ + σ·N(0, 1) per component, σ = ``noise_std`` (absolute), or with
@@ -228,6 +266,8 @@ def make_dataset(
         raise ValueError(f"test_points={test_points} must be >= 1")
     if noise_std < 0:
         raise ValueError(f"noise_std={noise_std} must be >= 0")
+    if validation_points < 0:
+        raise ValueError(f"validation_points={validation_points} must be >= 0")
     if source.source not in SOURCES:
         raise ValueError(f"unknown data source {source.source!r}; allowed: {list(SOURCES)}")
     if source.source != "derivatives" and noise_std > 0:
@@ -244,6 +284,15 @@ def make_dataset(
         scale = float(np.sqrt(np.mean(xdot_train**2))) if noise_relative else 1.0
         xdot_train = xdot_train + noise_std * scale * rng.standard_normal(xdot_train.shape)
     grad_test = system.grad_H(x_test)
+    validation = {}
+    if validation_points > 0:
+        x_val = sample_box(system.domain, validation_points, np.random.default_rng([data_seed, 1]))
+        validation = {
+            "x_val": x_val,
+            "xdot_val": system.vector_field(x_val),
+            "grad_val": system.grad_H(x_val),
+            "H_val": system.H(x_val),
+        }
     return Dataset(
         x_train=x_train,
         xdot_train=xdot_train,
@@ -255,6 +304,7 @@ def make_dataset(
         anchor=system.anchor,
         anchor_H=system.anchor_H,
         domain=system.domain,
+        **validation,
     )
 
 

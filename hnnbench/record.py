@@ -60,6 +60,7 @@ IDENTITY = (
     "hidden_width",
     "train_points",
     "test_points",
+    "validation_points",
     "noise_std",
     "noise_relative",
     "data_source",
@@ -73,6 +74,8 @@ IDENTITY = (
     "model_seed",
     "eval_seed",
     "effective_rank",
+    "stopped_by",
+    "converged",
     "device",
     "dtype",
     "threads",
@@ -82,6 +85,11 @@ IDENTITY = (
     "energy_method",
     "energy_error",
 )
+#: fields the runner copies from the trainer's ``fit_info`` (null when a trainer has none):
+#: the sampled solve's effective rank; why a backprop run ended (``trainers/plateau.py``:
+#: plateau | stalled | steps | max_seconds | target_error | diverged) and whether that means it
+#: converged (plateau, stalled) rather than ran out of budget
+FROM_FIT_INFO = ("effective_rank", "stopped_by", "converged")
 #: nested fields left out of the tidy table (curves and whole configs)
 NESTED = (
     "rollout",

@@ -72,6 +72,7 @@ from hnnbench.integrators import STEPPERS
 from hnnbench.model import is_hamiltonian
 from hnnbench.record import (
     FIELDS,
+    FROM_FIT_INFO,
     RECORD_NAME,
     SCHEMA_VERSION,
     is_complete,
@@ -118,6 +119,7 @@ def validate(cfg: DictConfig) -> None:
     integer("hidden_width", cfg.hidden_width, 1)
     integer("train_points", cfg.train_points, 2)
     integer("test_points", cfg.test_points, 1)
+    integer("validation_points", cfg.validation_points, 0)
     number("noise_std", cfg.noise_std, minimum=0)
     flag("noise_relative", cfg.noise_relative)
     integer("seed", cfg.seed, 0)
@@ -225,6 +227,16 @@ def data_source(cfg: DictConfig) -> DataSource:
     return DataSource(source, float(dt_obs), observations, count, float(noise))
 
 
+def validation_for(validation_points: int, trainer: Trainer) -> None:
+    """A trainer that stops on its validation error (a plateau rule) needs validation points."""
+    why = trainer.needs_validation()
+    if why is not None and validation_points < 1:
+        raise ConfigError(
+            f"validation_points={validation_points} must be >= 1 for {why}; "
+            "or switch the rule off (trainer.plateau_tolerance=null)"
+        )
+
+
 def no_hamiltonian(correction: str, trainer: Trainer) -> None:
     """A correction rewrites Ĥ: refused for a trainer whose model has none (S-MLP, Adam-MLP)."""
     if correction != "none" and not trainer.learns_hamiltonian:
@@ -244,6 +256,7 @@ def check(cfg: DictConfig) -> tuple[Any, Trainer]:
         trajectory_of(cfg, len(built[0].domain))
         initial_rule(built[0], cfg.evaluation.initial_states, shell_fractions(cfg))
         no_hamiltonian(cfg.evaluation.correction, built[1])
+        validation_for(cfg.validation_points, built[1])
         writable_folder("results_dir", cfg.results_dir)  # last: bad values leave no folder
         return built
     except OmegaConfBaseException as err:
@@ -307,6 +320,7 @@ def empty_record(
         hidden_width=cfg.hidden_width,
         train_points=cfg.train_points,
         test_points=cfg.test_points,
+        validation_points=cfg.validation_points,
         noise_std=cfg.noise_std,
         noise_relative=cfg.noise_relative,
         data_source=source.source,
@@ -398,6 +412,7 @@ def execute(
         cfg.noise_std,
         cfg.noise_relative,
         source,
+        cfg.validation_points,
     )
     data_time = time.perf_counter() - start
     evaluation = cfg.evaluation
@@ -446,7 +461,8 @@ def execute(
     fields.pop("hardware")
     fit_info = dict(trainer.fit_info_, energy_hardware=reading.hardware)
     fields["fit_info"] = fit_info
-    fields["effective_rank"] = fit_info.get("effective_rank")
+    for key in FROM_FIT_INFO:  # null for a trainer whose fit_info lacks them
+        fields[key] = fit_info.get(key)
     if fit_info.get("rcond_mode") == "auto":  # the record holds the value GCV chose
         fields["rcond"] = fit_info.get("rcond")
     fields["learning_curve"] = trainer.learning_curve_ or None  # None: no iterations
