@@ -54,6 +54,8 @@ FIELD_DOCS: dict[str, str] = {
     "hidden_width": "network width M",
     "train_points": "training points (pairs for snapshot and trajectory data)",
     "test_points": "uniform test points in the domain",
+    "validation_points": "held-out points (stream 1 of the data seed) on which backprop's "
+    "plateau rule reads its validation error; no trainer trains on them (see Convergence)",
     "noise_std": "Gaussian noise on the training targets ẋ",
     "noise_relative": "true: the noise std is `noise_std` × the RMS of the exact targets",
     "data_source": "`derivatives`, `snapshots` or `trajectories` (config group `data`)",
@@ -68,6 +70,10 @@ FIELD_DOCS: dict[str, str] = {
     "eval_seed": "seed of the rollout initial states and the outside points",
     "effective_rank": "numerical rank of the least-squares matrix at the solver's cutoff "
     "(the width for qr_ridge and normal, which cut nothing)",
+    "stopped_by": "why a backprop run ended: `plateau`, `stalled`, `steps`, `max_seconds`, "
+    "`target_error` or `diverged`; null for sampled trainers",
+    "converged": "true when a backprop run stopped on its plateau rule (or stalled), false when "
+    "a budget ended it; null for sampled trainers",
     "device": "`cpu` or `cuda`",
     "dtype": "the training arithmetic (a backprop run with `trainer.train_dtype=float32` says "
     "float32)",
