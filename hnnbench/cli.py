@@ -102,7 +102,11 @@ def task(cfg: DictConfig) -> str:
 
 
 def main() -> None:
-    """``hnnbench [-m] OVERRIDES``: preflight, then Hydra."""
+    """``hnnbench [-m] OVERRIDES``: preflight, then Hydra; ``hnnbench doctor``: machine check."""
+    if sys.argv[1:2] == ["doctor"]:
+        from hnnbench import doctor
+
+        sys.exit(doctor.main(sys.argv[2:]))
     preflight(sys.argv[1:])
     task()
 

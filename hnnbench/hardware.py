@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from hnnbench.checks import ConfigError, choice, integer
 
@@ -38,13 +39,20 @@ def apply_threads(threads: int | None) -> int:
     """Set torch's and the BLAS libraries' thread counts; return the count in effect."""
     count = int(threads) if threads else (os.cpu_count() or 1)
     torch.set_num_threads(count)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(count)
-    except ImportError:  # numpy's BLAS then follows OMP/OPENBLAS_NUM_THREADS
-        pass
+    # threadpoolctl is the one place the native pools are set (BLAS and OpenMP, numpy's and
+    # torch's alike): no environment variables, which only act before a library loads
+    threadpool_limits(count)
     return torch.get_num_threads()
+
+
+def threadpools() -> list[dict[str, Any]]:
+    """The native thread pools loaded in this process and their thread counts in effect
+    (threadpoolctl): which BLAS and OpenMP libraries really ran, with how many threads."""
+    keys = ("user_api", "internal_api", "version", "num_threads", "filepath")
+    pools = [{k: lib.get(k) for k in keys} for lib in threadpool_info()]
+    pools.append({"user_api": "torch", "internal_api": "intra-op", "num_threads":
+                  torch.get_num_threads()})  # fmt: skip
+    return pools
 
 
 @contextmanager
@@ -102,16 +110,11 @@ def git_commit() -> str | None:
 
 def blas_info() -> dict[str, Any]:
     info: dict[str, Any] = {"torch": "mkl" if torch.backends.mkl.is_available() else "other"}
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["numpy"] = [
-            {k: lib.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-            for lib in threadpool_info()
-            if lib.get("user_api") == "blas"
-        ]
-    except ImportError:
-        pass
+    info["numpy"] = [
+        {k: lib.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+        for lib in threadpool_info()
+        if lib.get("user_api") == "blas"
+    ]
     return info
 
 
@@ -125,8 +128,6 @@ def dgemm_gflops(threads: int, n: int = DGEMM_N) -> float:
     solvers use) at ``threads`` BLAS threads: one n×n product after a small warm-up product.
     Measured once per process and thread count, outside every timed region; the paper report
     prints it beside the paper's hardware, so that times from other machines can be read."""
-    from threadpoolctl import threadpool_limits
-
     a = np.full((n, n), 1.0 / n)  # the values do not change a DGEMM's speed; filling is cheap
     b = a.copy()
     with threadpool_limits(threads):

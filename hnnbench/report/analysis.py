@@ -23,13 +23,15 @@ from hnnbench.report.document import Block, Para, Section
 @dataclass(frozen=True)
 class Context:
     """What every analysis reads: the records, their frame (``frame.to_frame``), where the
-    report goes, the results folder they were read from and the record files it could not read."""
+    report goes, the results folder they were read from, the record files it could not read and
+    the machine check (``hnnbench doctor``) saved before the runs, if any."""
 
     frame: pd.DataFrame
     records: Sequence[Mapping[str, Any]]
     out_dir: Path
     results_dir: str = "results"
     bad: Sequence[BadRecord] = ()
+    machine: Mapping[str, Any] | None = None  # the machine check saved before the runs
 
     @property
     def figures(self) -> Path:

@@ -24,6 +24,7 @@ from hnnbench.report.analysis import Analysis, Context
 from hnnbench.report.document import Figure, Section, write_document, write_tables
 from hnnbench.report.energy_study import ENERGY_STUDY
 from hnnbench.report.frame import to_frame
+from hnnbench.report.measurement import CONTENTION
 from hnnbench.report.prior import PRIOR
 from hnnbench.report.provenance import PROVENANCE
 
@@ -67,16 +68,17 @@ def figure_sections(ctx: Context) -> list[Section]:
 
 def build_sections(
     ctx: Context, fidelity_lines: Sequence[str] = ()
-) -> tuple[list[Section], list[Section]]:
-    """(all report sections, the claims check first; the paper-comparison sections alone).
-    ``fidelity_lines``: further items of the paper's fidelity summary."""
+) -> tuple[list[Section], list[Section], list[Section]]:
+    """(the opening sections: a contention banner when any timed run shared the machine, then
+    the claims check; the rest; the paper-comparison sections alone). ``fidelity_lines``:
+    further items of the paper's fidelity summary."""
     adam_line = adam_curve.fidelity_line(ctx.records)
     lines = [*fidelity_lines, adam_line] if adam_line else list(fidelity_lines)
     paper = compare.paper_sections(ctx, lines)
     paper += [s for analysis in PAPER for s in analysis.sections(ctx)]
     claims, matched_accuracy = claims_check.sections(ctx)
-    sections = [
-        claims,
+    opening = [*CONTENTION.sections(ctx), claims]
+    rest = [
         *summary.OVERVIEW.sections(ctx),
         *summary.SUMMARY.sections(ctx),
         matched_accuracy,
@@ -85,7 +87,7 @@ def build_sections(
         *figure_sections(ctx),
         *PROVENANCE.sections(ctx),
     ]
-    return sections, paper
+    return opening, rest, paper
 
 
 def build_report(
@@ -96,18 +98,20 @@ def build_report(
     extra: Sequence[Section] = (),
     bad: Sequence[BadRecord] = (),
     fidelity_lines: Sequence[str] = (),
+    machine: Mapping[str, Any] | None = None,
 ) -> ReportFiles:
     """Write the whole report for ``records`` into ``out_dir``; raises ValueError when empty.
 
     ``bad``: unreadable record files (``scan_records``), named in the Overview.
     ``fidelity_lines``: further items of paper.md's fidelity summary (e.g. the Adam curve check).
+    ``machine``: the machine check (``hnnbench doctor``) saved before the runs, if any.
     """
     if not records:
         raise ValueError("no run records to report on")
     out = Path(out_dir)
-    ctx = Context(to_frame(records), records, out, results_dir, bad)
-    sections, paper = build_sections(ctx, fidelity_lines)
-    sections = [sections[0], *extra, *sections[1:]]  # the claims check stays first
+    ctx = Context(to_frame(records), records, out, results_dir, bad, machine)
+    opening, rest, paper = build_sections(ctx, fidelity_lines)
+    sections = [*opening, *extra, *rest]  # the banner and the claims check stay first
     files = write_tables(sections, out / "tables")
     files += write_document(title, sections, out, "report")
     if paper:

@@ -5,6 +5,7 @@ section) and the matched-accuracy tables with their two figures."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,19 +77,21 @@ def error_vs_time(problems: Sequence[Problem], ctx: Context) -> Figure:
 
 
 def draw_spreads(
-    ax: Axes, x: list[float], spreads: Sequence[Spread | None], tone: str, label: str, star: bool
+    ax: Axes, x: list[float], spreads: Sequence[Spread | None], tone: Any, label: str, star: bool
 ) -> None:
-    """Medians with min–max bars; lower bounds as open markers with an upward arrow."""
+    """Median brackets as markers at their lower end with a bar to their upper end; an open
+    marker with an upward arrow where the upper end is unbounded."""
     for xi, spread in zip(x, spreads, strict=True):
         if spread is None or spread.median.kind == "unreached":
             continue
-        y, high = spread.median.value, spread.high.value
-        low = spread.low.value if spread.low.kind != "unreached" else y
-        bound = spread.median.kind == "at_least"
-        ax.errorbar([xi], [y], yerr=[[max(y - low, 0)], [max(high - y, 0)]],
-                    fmt="*" if star else "o", ms=10 if star else 5, capsize=2, color=tone,
-                    mfc="none" if bound else tone, label=label)  # fmt: skip
-        if bound:
+        low, high = spread.median.low, spread.median.high
+        y = low if low > 0 else high
+        unbounded = not np.isfinite(high)
+        top = max(high - y, 0) if np.isfinite(high) else 0
+        ax.errorbar([xi], [y], yerr=[[0], [top]], fmt="*" if star else "o",
+                    ms=10 if star else 5, capsize=2, color=tone,
+                    mfc="none" if unbounded else tone, label=label)  # fmt: skip
+        if unbounded:
             ax.annotate("", xy=(xi, y * 2.5), xytext=(xi, y),
                         arrowprops={"arrowstyle": "->", "color": tone})  # fmt: skip
 
@@ -104,7 +107,7 @@ def speedup(problems: Sequence[Problem], ctx: Context) -> Figure:
             tone = colour(baseline.method)
             errors = problem.ladder["error_median"].tolist()
             spreads = [
-                matched.speedups_to_error(matched.time_to_error(baseline, e), config).spread
+                matched.speedups_to_error(matched.time_to_error(baseline, e), config)
                 for e, (_, config) in zip(errors, problem.ladder.iterrows(), strict=True)
             ]
             draw_spreads(ax, errors, spreads, tone, baseline.label, star=False)
@@ -116,9 +119,10 @@ def speedup(problems: Sequence[Problem], ctx: Context) -> Figure:
                ylabel="speed-up (backprop time / sampled time)")  # fmt: skip
         tidy(ax, problem.title)
     caption = (
-        "Speed-up at matched accuracy per system (median, min–max bars): stars at backprop's "
-        "best error, circles at each sampled configuration's error; open circles with arrows "
-        "are lower bounds (backprop did not reach that error within its budget)"
+        "Speed-up at matched accuracy per system (median bracket over seeds: marker at its lower "
+        "end, bar to its upper end): stars at backprop's best error, circles at each sampled "
+        "configuration's error; open markers with arrows have no upper end (the cheapest rung "
+        "already reaches backprop's error, or backprop never reached the rung's)"
     )
     return save(fig, ctx.figures, "claims-check_speedup", caption)
 

@@ -9,6 +9,7 @@ from hnnbench.experiments import experiment_command, is_experiment, paper_experi
 from hnnbench.experiments import pipeline_command as pipeline
 from hnnbench.report.analysis import Analysis, Context
 from hnnbench.report.document import Block, Code, Note, Para, Table, fmt
+from hnnbench.report.measurement import machine_blocks
 
 ESTIMATED_CAVEAT = (
     "Energy of {count} run(s) is `estimated`: codecarbon modelled CPU power from load and the "
@@ -67,6 +68,7 @@ def provenance_blocks(ctx: Context, frame: pd.DataFrame) -> list[Block]:
         blocks.append(Note(ESTIMATED_CAVEAT.format(count=estimated)))
     return blocks + [
         Table("environment", "Hardware and versions", environment_table(ctx)),
+        *machine_blocks(ctx.machine),
         Para("Commands that regenerate these records and this report:"),
         Code(commands(ctx)),
     ]
