@@ -208,6 +208,8 @@ class Run:
     cpu_time: float = math.nan  # process CPU seconds of the fit
     contended: bool = False  # the timed fit shared the machine (timing.py's rule)
     converged: bool | None = None  # stopped by its plateau rule (None: not recorded)
+    stopped_by: str | None = None  # plateau, stalled, steps, max_seconds, target_error, …
+    steps: int | None = None  # the last step (iteration) of its learning curve
 
     @property
     def best_error(self) -> float:
@@ -256,7 +258,15 @@ def run_of(row: Mapping[str, Any], record: Mapping[str, Any]) -> Run | None:
         cpu_time=float(row["cpu_time_s"]),
         contended=row["contended"] is True,
         converged=record.get("converged"),
+        stopped_by=record.get("stopped_by"),
+        steps=_last_step(record),
     )
+
+
+def _last_step(record: Mapping[str, Any]) -> int | None:
+    points = record.get("learning_curve") or []
+    step = as_float(points[-1].get("step")) if points else math.nan
+    return int(step) if math.isfinite(step) else None
 
 
 def median_curve(runs: Sequence[Run]) -> tuple[np.ndarray, ...]:
@@ -701,11 +711,17 @@ def _problem_columns(problem: Problem) -> dict[str, Any]:
 
 
 def regime(baseline: Baseline) -> str:
-    """'at convergence (plateau)' when every seed stopped on its plateau rule, else 'within a
-    T-s budget' (the budget's median), the regime a verdict against it speaks for."""
-    if baseline.runs and all(r.converged for r in baseline.runs):
+    """The regime a verdict against this baseline speaks for: 'at convergence (plateau)' when
+    every seed stopped on its plateau rule; 'capped at N steps (k/n converged)' when a step cap
+    ended some; else 'within a T-s budget' (the budget's median)."""
+    runs = baseline.runs
+    if runs and all(r.converged for r in runs):
         return "at convergence (plateau)"
-    budget = _float_spread([r.budget for r in baseline.runs])
+    capped = [r.steps for r in runs if r.stopped_by == "steps" and r.steps is not None]
+    if capped:
+        done = sum(bool(r.converged) for r in runs)
+        return f"capped at {max(capped)} steps ({done}/{len(runs)} converged)"
+    budget = _float_spread([r.budget for r in runs])
     return f"within a {fmt(budget.median.low) if budget else '?'}-s budget"
 
 
