@@ -51,11 +51,13 @@ IDENTITY = (
     "rcond",
     "rcond_mode",
     "hidden_width",
+    "depth",
     "train_points",
     "test_points",
     "noise_std",
     "noise_relative",
     "data_source",
+    "task",
     "dt_obs",
     "observations",
     "trajectories",
@@ -72,9 +74,18 @@ IDENTITY = (
     "data_time_s",
     "energy_method",
     "energy_error",
+    "near_singularity",
 )
 #: nested fields left out of the tidy table (curves and whole configs)
-NESTED = ("rollout", "trajectory", "learning_curve", "fit_info", "environment", "config")
+NESTED = (
+    "rollout",
+    "standard_task",
+    "trajectory",
+    "learning_curve",
+    "fit_info",
+    "environment",
+    "config",
+)
 #: every field a record has (values may be null), in table order
 FIELDS = (*IDENTITY, *METRICS, *NESTED, "started_at", "finished_at")
 
