@@ -15,8 +15,8 @@ from hydra_plugins.hnnbench_sweeper import grid_jobs
 def sweep_jobs(config: DictConfig) -> list[list[str]] | None:
     """Each job's overrides, in launch order, expanded by Hydra's basic sweeper's own rule (its
     ``params`` first, then the command line's) or by hnnbench's grid sweeper (the union of its
-    grids, ``hydra_plugins/hnnbench_sweeper``); None for any other sweeper. ``cli.py`` checks every job from this
-    list before Hydra starts."""
+    grids, ``hydra_plugins/hnnbench_sweeper``); None for any other sweeper. ``cli.py`` checks
+    every job from this list before Hydra starts."""
     sweeper = config.hydra.sweeper
     target = str(sweeper.get("_target_", ""))
     if not (target.endswith(".BasicSweeper") or target == GRID_SWEEPER):
