@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from hnnbench.data import TASK_SOURCES
 from hnnbench.metrics import METRICS
 from hnnbench.report.experiments import claims_group, paper_experiment
 
@@ -151,7 +152,9 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     if row["noise_std"] > 0:
         row["case"] += f"; noise {row['noise_std']:g}{' rel.' if row['noise_relative'] else ''}"
     row.update(data_columns(record))
-    if row["data_source"] != "derivatives":
+    if row["data_source"] in TASK_SOURCES:  # a standard HNN task: its protocol is the case
+        row["case"] += f"; {record.get('task')} task"
+    elif row["data_source"] != "derivatives":
         row["case"] += f"; {row['data_source']} h={row['dt_obs']:g}"
         if row["state_noise_std"] > 0:
             row["case"] += f"; state noise {row['state_noise_std']:g}"
