@@ -77,7 +77,7 @@ from hnnbench.record import (
     write_atomic,
 )
 from hnnbench.task_evaluation import evaluate_task
-from hnnbench.tasks import TASKS, point_counts
+from hnnbench.tasks import PUBLISHED_PARAMS, TASKS, point_counts
 from hnnbench.trainers import Trainer
 from hnnbench.trainers.malloc import tuned_malloc
 
@@ -236,13 +236,18 @@ def check_task(cfg: DictConfig, system: Any, trainer: Trainer) -> None:
                 f"data=real_pendulum is a measured pendulum: use system=pendulum_real "
                 f"(got system {system.name!r}), or task=real_pendulum"
             )
-        split = published_split(*read_measurements(locate(source.path)))
-        counts = len(split.x_train), len(split.x_test)
+        counts = real_counts(source.path)
         if getattr(trainer, "method", None) == "swim":
             raise ConfigError(
                 "trainer method 'swim' samples with the true H at the training points, which "
                 "measured data do not have; allowed: elm, uswim, aswim"
             )
+    task = task_name(source, system.name)
+    if system.params != PUBLISHED_PARAMS[task]:
+        raise ConfigError(
+            f"data={source.source}: the published {task} task has {system.name} parameters "
+            f"{PUBLISHED_PARAMS[task]}, not {system.params}; use task={task} (its system preset)"
+        )
     if (cfg.train_points, cfg.test_points) != counts:
         raise ConfigError(
             f"train_points={cfg.train_points}, test_points={cfg.test_points} do not match "
@@ -250,6 +255,13 @@ def check_task(cfg: DictConfig, system: Any, trainer: Trainer) -> None:
             f"{counts[1]} test points); set train_points={counts[0]} test_points={counts[1]} "
             "(task=… sets them)"
         )
+
+
+def real_counts(path: str | None) -> tuple[int, int]:
+    """(training, test) rows of the measured pendulum's published split (the file is located and
+    verified first: a ConfigError when it cannot be)."""
+    split = published_split(*read_measurements(locate(path)))
+    return len(split.x_train), len(split.x_test)
 
 
 def no_hamiltonian(correction: str, trainer: Trainer) -> None:

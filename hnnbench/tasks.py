@@ -146,6 +146,16 @@ PROTOCOLS: dict[str, Protocol] = {
     ),
 }  # fmt: skip
 TASKS = tuple(PROTOCOLS)
+#: the Hamiltonians the tasks were published with, as parameters of hnnbench's systems (the
+#: presets conf/system/spring_standard, pendulum_standard, pendulum_real carry the same values):
+#: data=published on other parameters would not be the published task
+PUBLISHED_PARAMS: dict[str, dict[str, float]] = {
+    "spring": {"m": 0.5, "k": 2.0},  # q² + p²
+    "pendulum": {"m": 0.5, "l": 1.0, "g": 6.0, "frequency": 1.0},  # 3(1 − cos q) + p²
+    "two_body": {"G": 1.0, "m": 1.0},
+    "three_body": {"G": 1.0, "m": 1.0},
+    "real_pendulum": {"m": 0.5, "l": 1.0, "g": 4.8, "frequency": 1.0},  # E = 2.4(1 − cos q) + p²
+}
 #: the published real-pendulum energy protocol (its initial state and times are the test rows')
 REAL_ENERGY = EnergyProtocol(horizon=float("nan"), points=0, rtol=1e-3, states=1)
 #: trajectories integrated as one stacked ODE (a close three-body encounter slows only its own
