@@ -58,12 +58,14 @@ IDENTITY = (
     "rcond",
     "rcond_mode",
     "hidden_width",
+    "depth",
     "train_points",
     "test_points",
     "validation_points",
     "noise_std",
     "noise_relative",
     "data_source",
+    "task",
     "dt_obs",
     "observations",
     "trajectories",
@@ -84,6 +86,7 @@ IDENTITY = (
     "data_time_s",
     "energy_method",
     "energy_error",
+    "near_singularity",
 )
 #: fields the runner copies from the trainer's ``fit_info`` (null when a trainer has none):
 #: the sampled solve's effective rank; why a backprop run ended (``trainers/plateau.py``:
@@ -93,6 +96,7 @@ FROM_FIT_INFO = ("effective_rank", "stopped_by", "converged")
 #: nested fields left out of the tidy table (curves and whole configs)
 NESTED = (
     "rollout",
+    "standard_task",
     "trajectory",
     "learning_curve",
     "fit_info",

@@ -9,11 +9,18 @@ import pytest
 import torch
 
 from hnnbench import systems
+from hnnbench.checks import ConfigError
 from hnnbench.data import make_dataset
 from hnnbench.hardware import torch_threads
 from hnnbench.network import HamiltonianNet
 from hnnbench.runner import run
-from hnnbench.trainers import AdamTrainer, AdamTunedTrainer, LBFGSTrainer, backprop
+from hnnbench.trainers import (
+    AdamMLPTrainer,
+    AdamTrainer,
+    AdamTunedTrainer,
+    LBFGSTrainer,
+    backprop,
+)
 from hnnbench.trainers import malloc as malloc_module
 from hnnbench.trainers.adam import warmup_cosine
 from hnnbench.trainers.backprop import GRAD_MODES, hnn_loss
@@ -300,3 +307,28 @@ def test_fit_info_says_what_ran(spring_data):
 def test_bad_arguments(cls, kwargs, message):
     with pytest.raises(ValueError, match=message):
         cls(**{"hidden_width": 10, **kwargs})
+
+
+# ---------------------------------------------------------------- the published models' options
+
+
+@pytest.mark.parametrize("cls", [AdamTrainer, AdamMLPTrainer])
+def test_depth_orthogonal_init_and_a_frozen_output_bias(cls, spring_data):
+    trainer = cls(16, steps=20, batch_size=None, lr=1e-2, depth=2, init="orthogonal",
+                  output_bias=False, eval_every=10, progress=False)  # fmt: skip
+    net = trainer._init_network(2)
+    assert net.depth == 2 and not net.output.bias.requires_grad
+    for layer in (net.hidden, net.deeper[0]):  # orthogonal: W Wᵀ = I on the smaller side
+        w = layer.weight.detach()
+        gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+        torch.testing.assert_close(gram, torch.eye(len(gram), dtype=w.dtype))
+    fitted = trainer.fit(spring_data)
+    assert fitted.depth == 2 and trainer.fit_info_["depth"] == 2
+    assert trainer.record_fields()["depth"] == 2
+    if cls is AdamMLPTrainer:  # no anchor shift: the MLP's head has no bias at all
+        assert torch.count_nonzero(fitted.output.bias) == 0
+
+
+def test_the_fused_loss_refuses_a_deeper_network():
+    with pytest.raises(ConfigError, match="grad_mode='fused' is the one-hidden-layer loss"):
+        AdamTrainer(8, depth=2, grad_mode="fused")

@@ -27,9 +27,10 @@ from hnnbench.report.frame import to_frame
 from hnnbench.report.measurement import CONTENTION
 from hnnbench.report.prior import PRIOR
 from hnnbench.report.provenance import PROVENANCE
+from hnnbench.report.standard_tasks import STANDARD_TASKS
 
 #: the sections after the summary and matched accuracy, in report order
-BODY: tuple[Analysis, ...] = (*sweep.SECTIONS, PRIOR, summary.FAILED)
+BODY: tuple[Analysis, ...] = (*sweep.SECTIONS, PRIOR, STANDARD_TASKS, summary.FAILED)
 #: the paper report's sections after the comparison with the published tables
 PAPER: tuple[Analysis, ...] = (adam_curve.ADAM_CHECK, ENERGY_STUDY)
 #: each group's figures (stem suffix, figure), in the order of the Figures section

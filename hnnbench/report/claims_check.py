@@ -1,6 +1,7 @@
 """The claims check and the matched-accuracy comparison behind it: the problems of the report's
-runs (``matched.problems_of``) → the verdicts (``verdicts.claims_section``, the report's first
-section) and the matched-accuracy tables with their two figures."""
+runs, standard HNN task runs aside (``matched.problems_of``) → the verdicts
+(``verdicts.claims_section``, the report's first section) and the matched-accuracy tables with
+their two figures."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as Canvas
 
+from hnnbench.data import TASK_SOURCES
 from hnnbench.report import matched, verdicts
 from hnnbench.report.analysis import Context
 from hnnbench.report.document import Figure, Section
@@ -24,7 +26,9 @@ ERROR = heading("test_H_rel_l2")
 
 def sections(ctx: Context) -> tuple[Section, Section]:
     """(the claims check, the matched-accuracy section with its two figures)."""
-    problems = matched.problems_of(ctx.frame, ctx.records)
+    # the standard HNN tasks' runs have their own claims check (``standard_tasks``)
+    tasks = ctx.frame["data_source"].isin(TASK_SOURCES)
+    problems = matched.problems_of(ctx.frame[~tasks], ctx.records)
     comparable = any(p.comparable for p in problems)
     figures = [draw(problems, ctx) for draw in FIGURES] if comparable else []
     return verdicts.claims_section(problems), verdicts.matched_section(problems, figures)

@@ -29,7 +29,7 @@ import torch
 from hnnbench.checks import flag, number
 from hnnbench.data import Dataset
 from hnnbench.evaluate import rel_l2
-from hnnbench.network import HamiltonianNet, OneHiddenLayerNet, VectorFieldNet
+from hnnbench.network import HamiltonianNet, TanhNet, VectorFieldNet
 from hnnbench.trainers.backprop import (
     GRAD_MODES,
     BackpropTrainer,
@@ -226,14 +226,14 @@ class AdamMLPTrainer(AdamTrainer):
     network = VectorFieldNet
     curve_metric = "test_xdot_rel_l2"
 
-    def _loss(self, net: OneHiddenLayerNet, x: torch.Tensor, xdot: torch.Tensor) -> torch.Tensor:
+    def _loss(self, net: TanhNet, x: torch.Tensor, xdot: torch.Tensor) -> torch.Tensor:
         return torch.mean((net(x) - xdot) ** 2)
 
-    def _test_error(self, net: OneHiddenLayerNet, data: Dataset) -> float:
+    def _test_error(self, net: TanhNet, data: Dataset) -> float:
         """Test rel-L2 of ẋ."""
         return rel_l2(data.xdot_test, net.predict_vector_field(data.x_test))
 
-    def _finish(self, net: OneHiddenLayerNet, data: Dataset) -> None:
+    def _finish(self, net: TanhNet, data: Dataset) -> None:
         """Nothing to anchor: the MLP has no Ĥ."""
 
     def _info(self) -> dict[str, Any]:

@@ -39,16 +39,22 @@ from tqdm import tqdm
 from hnnbench.checks import ConfigError, choice, flag, integer, number
 from hnnbench.data import Dataset
 from hnnbench.hardware import DTYPES, synchronize
-from hnnbench.network import HamiltonianNet, OneHiddenLayerNet, apply_J_torch
+from hnnbench.network import HamiltonianNet, TanhNet, apply_J_torch
 from hnnbench.trainers.base import Trainer
 from hnnbench.trainers.malloc import tuned_malloc
 from hnnbench.trainers.plateau import PlateauRule, is_converged
 
 GRAD_MODES = ("autograd", "analytic", "fused")
+#: ``init``: PyTorch's default (uniform ±1/√fan_in) or orthogonal weight matrices (the standard
+#: HNN tasks' published models; biases keep the default), both drawn from the model seed
+INITS = ("default", "orthogonal")
 
 
 def anchored_rel_error(net: HamiltonianNet, data: Dataset) -> float:
-    """Test rel-L2 error of H for the network shifted so that Ĥ(x0) = H0 (weights untouched)."""
+    """Test rel-L2 error of H for the network shifted so that Ĥ(x0) = H0 (weights untouched);
+    NaN for data without a known H (the measured pendulum)."""
+    if data.H_test is None:
+        return math.nan
     with torch.no_grad():
         offset = data.anchor_H - float(net(net.as_tensor(data.anchor).reshape(1, -1))[0])
         predicted = net(net.as_tensor(data.x_test)).cpu().numpy() + offset
@@ -122,7 +128,7 @@ class BackpropTrainer(Trainer):
 
     kind = "backprop"
     #: the network it trains (``network.py``)
-    network: ClassVar[type[OneHiddenLayerNet]] = HamiltonianNet
+    network: ClassVar[type[TanhNet]] = HamiltonianNet
     #: the test error each learning-curve point holds (and ``target_error`` refers to)
     curve_metric: ClassVar[str] = "test_H_rel_l2"
     #: one update per round (Adam): the curve also gets ``step_loss``, the loss of the batch
@@ -149,9 +155,12 @@ class BackpropTrainer(Trainer):
         progress: bool = True,
         plateau_tolerance: float | None = None,
         plateau_window: float = 0.5,
+        depth: int = 1,
+        init: str = "default",
+        output_bias: bool = True,
     ) -> None:
         super().__init__(hidden_width, model_seed, device, dtype)
-        for key, value in {"steps": steps, "eval_every": eval_every}.items():
+        for key, value in {"steps": steps, "eval_every": eval_every, "depth": depth}.items():
             integer(key, value, 1)
         number("lr", lr, above=0)
         number("weight_decay", weight_decay, minimum=0)
@@ -163,6 +172,13 @@ class BackpropTrainer(Trainer):
         flag("malloc_tuning", malloc_tuning)
         flag("progress", progress)
         self._plateau = PlateauRule(plateau_tolerance, plateau_window)
+        choice("init", init, INITS)
+        flag("output_bias", output_bias)
+        if grad_mode == "fused" and depth > 1:
+            raise ConfigError(
+                f"grad_mode='fused' is the one-hidden-layer loss; with depth={depth} use "
+                "grad_mode=autograd or analytic"
+            )
         self.steps = int(steps)
         self.batch_size = full_or_int(batch_size)
         self.lr = float(lr)
@@ -176,6 +192,9 @@ class BackpropTrainer(Trainer):
         self.progress = progress
         self.plateau_tolerance = plateau_tolerance
         self.plateau_window = plateau_window
+        self.depth = int(depth)
+        self.init = init
+        self.output_bias = bool(output_bias)
         self.diverged_ = False
         self.steps_done_ = 0
         self.stopped_by_ = ""
@@ -228,24 +247,36 @@ class BackpropTrainer(Trainer):
         return self.train_dtype or self.dtype
 
     def record_fields(self) -> dict[str, Any]:
-        return {**super().record_fields(), "dtype": self.effective_dtype}
+        return {**super().record_fields(), "dtype": self.effective_dtype, "depth": self.depth}
 
     def warmup_copy(self) -> BackpropTrainer:
         tiny = super().warmup_copy()
         tiny.steps, tiny.eval_every, tiny.max_seconds = 2, 1, None
         return tiny
 
-    def _init_network(self, input_dim: int) -> OneHiddenLayerNet:
-        """PyTorch's default initialisation from the model seed, no global side effects."""
+    def _init_network(self, input_dim: int) -> TanhNet:
+        """PyTorch's default initialisation from the model seed (then orthogonal weight matrices
+        when ``init='orthogonal'``), no global side effects. Without ``output_bias`` the head's
+        bias is 0 and frozen (no gradient, no weight decay): an HNN's c_0 never enters the loss
+        and only carries the anchor constant set after training; an MLP then has no bias."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.model_seed)
-            net = self.network(input_dim, self.hidden_width, getattr(torch, self.dtype))
+            net = self.network(
+                input_dim, self.hidden_width, getattr(torch, self.dtype), depth=self.depth
+            )
+            if self.init == "orthogonal":
+                for layer in [*net.layers, net.output]:
+                    torch.nn.init.orthogonal_(layer.weight)
+        if not self.output_bias:
+            with torch.no_grad():
+                net.output.bias.zero_()
+            net.output.bias.requires_grad_(False)
         return net.to(self.device, getattr(torch, self.effective_dtype))
 
     def _loss(self, net: HamiltonianNet, x: torch.Tensor, xdot: torch.Tensor) -> torch.Tensor:
         return hnn_loss(net, x, xdot, self.grad_mode)
 
-    def _curve_error(self, net: OneHiddenLayerNet, data: Dataset) -> float:
+    def _curve_error(self, net: TanhNet, data: Dataset) -> float:
         """The test error as the final model will be evaluated: in the run's dtype."""
         if net.dtype != getattr(torch, self.dtype):
             net = _copy_in(net, self.dtype)
@@ -261,7 +292,7 @@ class BackpropTrainer(Trainer):
         return self.curve_metric.replace("test_", "validation_", 1)
 
     def _curve_point(
-        self, seconds: float, step: int, loss: float, net: OneHiddenLayerNet, data: Dataset
+        self, seconds: float, step: int, loss: float, net: TanhNet, data: Dataset
     ) -> dict:
         """A learning-curve point: the test error, and the validation error when there are
         validation points (``_validation``, set by ``_fit``)."""
@@ -305,7 +336,7 @@ class BackpropTrainer(Trainer):
         """Training seconds so far (evaluations left out); valid inside ``_advance``."""
         return self._train_seconds + time.perf_counter() - self._started
 
-    def fit(self, data: Dataset) -> OneHiddenLayerNet:
+    def fit(self, data: Dataset) -> TanhNet:
         with tuned_malloc(self.malloc_tuning) as malloc:
             net = self._fit(data)
         self.fit_info_["malloc"] = malloc
@@ -315,7 +346,7 @@ class BackpropTrainer(Trainer):
             self._finish(net, data)
         return net
 
-    def _fit(self, data: Dataset) -> OneHiddenLayerNet:
+    def _fit(self, data: Dataset) -> TanhNet:
         self._validation = data.validation()
         if self._validation is None and self._plateau.enabled:
             raise ConfigError(
@@ -336,7 +367,7 @@ class BackpropTrainer(Trainer):
             leave=False,
         )
         initial = self._curve_point(0.0, 0, float("nan"), net, data)
-        self.learning_curve_.append({**initial, **self._step_loss_field()})
+        self.learning_curve_.append({**initial, **self._step_loss_field(), **task_mse(net, data)})
         synchronize(net.device)
         self._started = time.perf_counter()
         while step < self.steps:
@@ -358,7 +389,8 @@ class BackpropTrainer(Trainer):
                 self.diverged_, self.stopped_by_ = True, "diverged"
                 break
             point = self._curve_point(self._train_seconds, step, loss_value, net, data)
-            self.learning_curve_.append({**point, **self._step_loss_field(), **self._curve_extra()})
+            extra = {**self._step_loss_field(), **self._curve_extra(), **task_mse(net, data)}
+            self.learning_curve_.append({**point, **extra})
             error = point[self.curve_metric]
             bar.set_postfix(loss=f"{loss_value:.2e}", test_err=f"{error:.2e}")
             reason = self._stop_reason(step, error)
@@ -386,6 +418,9 @@ class BackpropTrainer(Trainer):
             "batch_size": batches.size,
             "train_dtype": self.effective_dtype,
             "model_dtype": self.dtype,
+            "depth": self.depth,
+            "init": self.init,
+            "output_bias": self.output_bias,
             **self._info(),
         }
         return net
@@ -409,6 +444,15 @@ class BackpropTrainer(Trainer):
         """``step_loss`` of a new curve point: NaN until the next round computes it (it stays
         NaN at the last point, after which no round runs)."""
         return {"step_loss": float("nan")} if self.logs_step_loss else {}
+
+
+def task_mse(net: TanhNet, data: Dataset) -> dict[str, float]:
+    """A standard HNN task's learning-curve point also holds the published ``test_mse`` (what
+    the task's matched-accuracy comparison follows); nothing for box data."""
+    if data.task is None:
+        return {}
+    predicted = net.predict_vector_field(data.x_test)
+    return {"test_mse": float(np.mean((predicted - data.xdot_test) ** 2))}
 
 
 def full_or_int(batch_size: int | str | None) -> int | None:
@@ -440,8 +484,10 @@ class Batches:
         return self.x[rows], self.xdot[rows]
 
 
-def _copy_in(net: OneHiddenLayerNet, dtype: str) -> OneHiddenLayerNet:
+def _copy_in(net: TanhNet, dtype: str) -> TanhNet:
     """The network with its weights cast to ``dtype`` (a copy; float32 → float64 is exact)."""
-    copy = type(net)(net.input_dim, net.hidden_width, getattr(torch, dtype), net.device)
+    copy = type(net)(
+        net.input_dim, net.hidden_width, getattr(torch, dtype), net.device, depth=net.depth
+    )
     copy.load_state_dict({k: v.to(getattr(torch, dtype)) for k, v in net.state_dict().items()})
     return copy

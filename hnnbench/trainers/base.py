@@ -80,7 +80,14 @@ class Trainer(ABC):
         return None
 
     def record_fields(self) -> dict[str, Any]:
-        """The record's identity fields this trainer fills (``solver``, ``rcond``: None here);
-        they override the runner's, so a trainer that computes in another dtype than the run's
-        (backprop ``train_dtype``) also returns ``dtype``."""
-        return {"trainer": self.kind, "method": self.method, "solver": None, "rcond": None}
+        """The record's identity fields this trainer fills (``solver``, ``rcond``: None here;
+        ``depth``: hidden layers, 1 unless a backprop trainer is given more); they override the
+        runner's, so a trainer that computes in another dtype than the run's (backprop
+        ``train_dtype``) also returns ``dtype``."""
+        return {
+            "trainer": self.kind,
+            "method": self.method,
+            "solver": None,
+            "rcond": None,
+            "depth": 1,
+        }
