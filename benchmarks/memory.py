@@ -108,6 +108,18 @@ CHECKS: dict[str, list[str]] = {
     ],
     "check_smlp_qr_m3000": ["trainer=smlp", "hidden_width=3000", "train_points=20000", *QUICK_EVAL],
     "check_eval_t10000_m1000": ["trainer=elm", "hidden_width=1000", "test_points=10000"],
+    "check_adam_autograd_b4096_m2000": [
+        "trainer=adam", "trainer.batch_size=4096", "hidden_width=2000", "train_points=20000",
+        "adam_steps=5", *QUICK_EVAL,
+    ],
+    "check_adam_analytic_full_m1500_n8000": [
+        "trainer=adam", "trainer.grad_mode=analytic", "trainer.batch_size=full",
+        "hidden_width=1500", "train_points=8000", "adam_steps=5", *QUICK_EVAL,
+    ],
+    "check_elm_float32_m3000_n60000": [
+        "hardware.dtype=float32", "trainer=elm", "hidden_width=3000", "train_points=60000",
+        *QUICK_EVAL,
+    ],
 }  # fmt: skip
 CASES.update(CHECKS)
 

@@ -457,6 +457,15 @@ def summary(items: Sequence[Tracked], skipped_before: int = 0) -> str | None:
     )
 
 
+def journal_skipped(journal: Any, number: int) -> None:
+    """The progress journal's events of a run not submitted because its record is complete."""
+    now = time.time()
+    journal.append({"event": "start", "job": number, "run": "", "time": now})
+    journal.append(
+        {"event": "end", "job": number, "status": "skipped", "seconds": 0.0, "time": now}
+    )
+
+
 def journal_end(journal: Any, item: Tracked) -> None:
     """The progress journal's end event of a job that ended without returning (cancelled,
     timed out, lost): the job could not write it itself."""

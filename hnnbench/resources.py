@@ -8,6 +8,9 @@ coefficients were fitted to peak RSS measured with ``benchmarks/memory.py`` (siz
 and estimated peaks in docs/cluster.md): the estimate is meant to be at or a little above the
 measured peak, within about 30 % where the run is large enough for the base to be a small part.
 
+On CUDA only the host's share (the libraries and the data) is estimated; the GPU's memory is
+not checked.
+
 ``estimate_seconds(cfg)`` is a generous guess of the run's wall time, for a cluster job's time
 limit: a backprop trainer's time budget (``max_seconds``) when it has one, else a flop count at
 a deliberately low rate, plus the evaluation and the start-up.
@@ -53,16 +56,20 @@ PREDICT_TENSORS = 2.35
 #: gelsd: the dense 2nN × M matrix (HNN) or N × (M + 1 + 2n) features (S-MLP), times this:
 #: the slopes it is built from and LAPACK's copy (1.44–1.86 measured, larger for larger A)
 DENSE_FACTOR = 1.9
+#: the streamed QR through torch (float32, CUDA): chunks alive at once (the chunk and the
+#: packed factor geqrf returns; 1.8 measured)
+GEQRF_CHUNKS = 2.0
 #: streamed solvers: (M + 2n)² triangles alive while the ranges' factors and the 2n blocks
 #: are merged (beyond one per thread during the QR)
 MERGE_TRIANGLES = 4
 #: backprop: (batch × M) tensors alive at the peak of a loss and its gradient, by grad_mode
-#: (autograd keeps the graph of ∇Ĥ for the second backward pass: 10.8–10.9 measured; fused
-#: writes its own backward: 2.8)
-BACKPROP_TENSORS = {"autograd": 11.5, "analytic": 8.0, "fused": 3.5}
-#: evaluation: (points × M) tensors alive while Ĥ, ∇Ĥ and ẋ̂ are evaluated on the test set
-#: (6.7 measured at 20 000 test points, width 2000)
-EVAL_TENSORS = 7.0
+#: (autograd keeps the graph of ∇Ĥ for the second backward pass: 10.8–10.9 measured; analytic
+#: keeps every intermediate of (s ⊙ c) W: 15.7; fused writes its own backward: 2.8)
+BACKPROP_TENSORS = {"autograd": 11.5, "analytic": 16.5, "fused": 3.5}
+#: evaluation: (points × M) tensors alive while Ĥ, ∇Ĥ and ẋ̂ are evaluated on the test set.
+#: Measured 2.9 to 9.7 for the same sizes in different processes (glibc's heap under the
+#: evaluation's malloc tuning, ``trainers/malloc.py``): the estimate takes the high end
+EVAL_TENSORS = 9.0
 
 #: floating-point operations a second and core assumed for the time estimate: well below
 #: what a current core does in LAPACK, so that the estimate errs long
@@ -84,7 +91,9 @@ class RunShape:
     outside_points: int
     width: int  # hidden_width M
     itemsize: int  # bytes of the training dtype
+    eval_itemsize: int  # bytes of the run's dtype (the evaluated model's)
     threads: int
+    device: str  # 'cpu' or 'cuda': host memory only is estimated
     kind: str  # 'sampled' or 'backprop'
     trainer: dict[str, Any] = field(default_factory=dict)  # the trainer's knobs that matter
     rollout_steps: int = 0  # right-hand-side evaluations of the evaluation's rollouts
@@ -113,7 +122,9 @@ def shape_of(cfg: DictConfig, system: Any, trainer: Any) -> RunShape:
         outside_points=int(evaluation.outside_points),
         width=int(cfg.hidden_width),
         itemsize=4 if dtype == "float32" else 8,
+        eval_itemsize=4 if cfg.hardware.dtype == "float32" else 8,
         threads=threads_for(cfg.hardware.threads),
+        device=str(cfg.hardware.device),
         kind=trainer.kind,
         trainer=knobs,
         rollout_steps=int(steps),
@@ -143,7 +154,9 @@ def memory_terms(shape: RunShape) -> dict[str, float]:
         tensors = BACKPROP_TENSORS.get(shape.trainer.get("grad_mode") or "", 11.5)
         terms["training"] = tensors * batch * m * size + 2.0 * n * d * size
     evaluated = max(shape.test_points, shape.outside_points)
-    terms["evaluation"] = EVAL_TENSORS * evaluated * m * 8.0
+    terms["evaluation"] = EVAL_TENSORS * evaluated * m * shape.eval_itemsize
+    if shape.device != "cpu":  # the solves and the evaluation run in GPU memory, not counted
+        terms["training"] = terms["evaluation"] = 0.0
     return terms
 
 
@@ -163,10 +176,13 @@ def sampled_bytes(shape: RunShape) -> float:
     if solver == "gelsd":
         dense = d * n * m if hnn else n * cols
         solve = DENSE_FACTOR * dense * size
-    else:  # streamed: the chunks and a triangle a thread, then the merges
+    elif shape.itemsize == 8 and shape.device == "cpu":
+        # streamed by LAPACK in place: the chunks and a triangle a thread, then the merges
         triangle = cols * cols * size
         chunks = min(CHUNK_BYTES, n * cols * size) + shape.threads * triangle
         solve = max(chunks, (shape.threads + MERGE_TRIANGLES) * triangle)
+    else:  # streamed by torch.geqrf: one chunk, its packed factor and R (float32, CUDA)
+        solve = GEQRF_CHUNKS * min(CHUNK_BYTES, n * cols * size) + 3 * cols * cols * size
     return pairs + max(predict, solve)
 
 

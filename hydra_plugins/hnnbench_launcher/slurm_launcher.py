@@ -75,12 +75,7 @@ class HnnbenchSlurmLauncher(SlurmLauncher):
         for number, overrides in numbered:
             if self._complete(overrides):
                 returns[number] = skipped_return(overrides)
-                now = time.time()
-                journal.append({"event": "start", "job": number, "run": "", "time": now})
-                journal.append(
-                    {"event": "end", "job": number, "status": "skipped", "seconds": 0.0,
-                     "time": now}
-                )  # fmt: skip
+                cluster.journal_skipped(journal, number)
             else:
                 to_run.append((number, overrides))
         if returns:
@@ -103,9 +98,10 @@ class HnnbenchSlurmLauncher(SlurmLauncher):
             )
             for item in watch.run():
                 returns[item.number] = item.result or failed_return(item)
-            state = journal.state()  # the runs' own events, written by the jobs
-            if state is not None:
-                cluster.say(f"[sweep] {state.summary(time.time())}")
+        state = journal.state()  # the runs' own events, written by the jobs, and ours
+        if state is not None:
+            cluster.say(f"[sweep] {state.summary(time.time())}")
+        if to_run:
             line = cluster.summary(items, skipped_before=len(numbered) - len(to_run))
             if line:
                 raise SystemExit(f"hnnbench: error: {line}")
@@ -117,8 +113,8 @@ class HnnbenchSlurmLauncher(SlurmLauncher):
         from hnnbench.runner import record_path
 
         assert self.config is not None and self.hydra_context is not None
-        config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         try:
+            config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
             return is_complete(record_path(config))
         except Exception:  # noqa: BLE001 (cannot tell: the job decides, as it always does)
             return False

@@ -187,6 +187,8 @@ start_slurm() {
     sacctmgr -i add cluster "$CLUSTER" >/dev/null
   fi
   if [[ -z $(live_pid slurmctld) ]]; then
+    # a fresh controller state: no job of an earlier session comes back
+    rm -rf "${DIR:?}/state" && mkdir -p "$DIR/state"
     slurmctld -i
   fi
   wait_for 30 "slurmctld answering" scontrol ping
