@@ -271,6 +271,8 @@ class Tracked:
     outcome: str | None = None  # None while it runs; 'ok', 'skipped', 'diverged' or a failure
     result: Any = None  # the JobReturn of a job that returned
     unknown_since: float | None = None  # when sacct and squeue first both lost track of it
+    #: whether the run's record is complete (a job may be killed after its run wrote it)
+    record_complete: Callable[[], bool] = field(default=lambda: False)
 
     @property
     def failed(self) -> bool:
@@ -297,21 +299,22 @@ def has_result(job: Any) -> bool:
 
 
 def settle(item: Tracked, returned: Callable[[Any], tuple[str, Any]]) -> None:
-    """Record how a finished job ended: its run's status when it returned, else why not."""
+    """Record how a finished job ended: its run's status when it returned, else why not; a
+    job killed after its run wrote a complete record counts as done (``record_complete``)."""
     state = state_word(item.job.state)
     if state in ENDED and state != "COMPLETED" and not has_result(item.job):
-        item.outcome = state  # cancelled, timed out, …: no result will come
-        return
-    try:
-        results = item.job.results()
-    except Exception as err:  # submitit: UncompletedJobError / FailedJobError
-        state = state_word(item.job.state)
-        if state in ("COMPLETED", "RUNNING", "PENDING", "UNKNOWN", "COMPLETING"):
-            item.outcome = f"failed ({failure_text(err)})"
+        failure = state  # cancelled, timed out, …: no result will come
+    else:
+        try:
+            results = item.job.results()
+        except Exception as err:  # submitit: UncompletedJobError / FailedJobError
+            state = state_word(item.job.state)
+            unfinished = ("COMPLETED", "RUNNING", "PENDING", "UNKNOWN", "COMPLETING")
+            failure = f"failed ({failure_text(err)})" if state in unfinished else state
         else:
-            item.outcome = state
-        return
-    item.outcome, item.result = returned(results[0])
+            item.outcome, item.result = returned(results[0])
+            return
+    item.outcome = "ok" if item.record_complete() else failure
 
 
 @dataclass
@@ -400,7 +403,8 @@ class Watch:
                 continue
             item.unknown_since = item.unknown_since or now
             if now - item.unknown_since >= self.lost_after_s:
-                item.outcome = "LOST (neither sacct nor squeue knows it)"
+                lost = "LOST (neither sacct nor squeue knows it)"
+                item.outcome = "ok" if item.record_complete() else lost
                 self.on_end(item)
 
     def handle_stuck(self) -> None:

@@ -175,6 +175,14 @@ def test_watch_waits_for_every_job_and_names_those_that_did_not_finish():
     assert summary(items[:1]) is None
 
 
+def test_a_job_killed_after_its_run_wrote_a_complete_record_counts_as_done():
+    late = FakeJob("8_0", ["RUNNING", "CANCELLED by 0"])
+    watch, items, _ = watch_of([late], queue=lambda ids: set(ids), usable=lambda name: True)
+    items[0].record_complete = lambda: True
+    watch.run()
+    assert items[0].outcome == "ok" and summary(items) is None
+
+
 def test_pending_jobs_on_a_partition_without_a_usable_node_are_cancelled():
     running = FakeJob("9_0", ["RUNNING", "RUNNING", "RUNNING", "COMPLETED"], "ok")
     pending = FakeJob("9_1", ["PENDING"] * 10 + ["CANCELLED by 0"])

@@ -159,7 +159,12 @@ class HnnbenchSlurmLauncher(SlurmLauncher):
         array = jobs[0].job_id.split("_")[0] if jobs else "?"
         cluster.say(f"[slurm] submitted {len(jobs)} job(s) as array {array}; logs in {sweep_dir}")
         return [
-            cluster.Tracked(number, describe(filter_overrides(o), swept), job)
+            cluster.Tracked(
+                number,
+                describe(filter_overrides(o), swept),
+                job,
+                record_complete=lambda o=o: self._complete(o),
+            )
             for number, o, job in zip(numbers, overrides, jobs, strict=True)
         ]
 
