@@ -187,8 +187,8 @@ start_slurm() {
     sacctmgr -i add cluster "$CLUSTER" >/dev/null
   fi
   if [[ -z $(live_pid slurmctld) ]]; then
-    # a fresh controller state: no job of an earlier session comes back
-    rm -rf "${DIR:?}/state" && mkdir -p "$DIR/state"
+    # the controller's state is kept with the accounting database: job ids go on from the
+    # last session's, so sacct (which submitit asks) never mixes an old job with a new one
     slurmctld -i
   fi
   wait_for 30 "slurmctld answering" scontrol ping

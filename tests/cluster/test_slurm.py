@@ -123,7 +123,7 @@ def test_sweep_with_cancel_and_drain_then_resume(slurm, tmp_path):
     assert "[slurm] 6 job(s): 6 pending" in err or "pending" in err  # progress while waiting
     finished = complete_records(results / "sweep")
     failed = int(line.split("hnnbench: error: ")[1].split(" of ")[0])
-    assert 1 <= len(finished) == 6 - failed
+    assert 1 <= len(finished) == 6 - failed, err
 
     # the same command again: only the missing runs are submitted, each run ends up once
     started = time.monotonic()
