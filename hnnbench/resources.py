@@ -87,6 +87,7 @@ class RunShape:
 
     dim: int  # phase-space dimension 2n
     train_points: int
+    validation_points: int  # held out beside the training data (the backprop plateau rule)
     test_points: int
     outside_points: int
     width: int  # hidden_width M
@@ -118,6 +119,7 @@ def shape_of(cfg: DictConfig, system: Any, trainer: Any) -> RunShape:
     return RunShape(
         dim=len(system.domain),
         train_points=int(cfg.train_points),
+        validation_points=int(cfg.get("validation_points") or 0),
         test_points=int(cfg.test_points),
         outside_points=int(evaluation.outside_points),
         width=int(cfg.hidden_width),
@@ -145,7 +147,7 @@ def memory_terms(shape: RunShape) -> dict[str, float]:
     n, m, d, size = shape.train_points, shape.width, shape.dim, shape.itemsize
     terms = {
         "base": float(FLOOR_BYTES),
-        "data": float(n * (DATA_POINT_BYTES + DATA_COORD_BYTES * d)),
+        "data": float((n + shape.validation_points) * (DATA_POINT_BYTES + DATA_COORD_BYTES * d)),
     }
     if shape.kind == "sampled":
         terms["training"] = sampled_bytes(shape)
