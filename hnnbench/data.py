@@ -11,17 +11,25 @@ protocol, training AND test data (``Dataset.task`` says which; docs/standard-tas
 ``published`` (spring, pendulum, two_body, three_body: ``tasks.py``, the task is the system's
 name) and ``real_pendulum`` (the measured pendulum: ``real_pendulum.py``, no H or ∇H known).
 
-Seeds are separate: the data seed draws train and test points, the evaluation seed draws the
-rollout initial conditions, the outside points and the boundary initial states (each from its
-own stream of that seed), and the model seed (used by the trainers) draws the network.
+Seeds are separate: the data seed draws train and test points, and the validation points from
+a stream of its own (so adding them changes neither); the evaluation seed draws the rollout
+initial conditions, the outside points and the boundary initial states (each from its own
+stream of that seed), and the model seed (used by the trainers) draws the network.
+
+Validation points (``validation_points``, uniform with exact targets like the test points) are
+for the backprop trainers' plateau rule (``trainers/plateau.py``): no trainer trains on them, so
+both sides still see identical training data, and the test set never decides when a run ends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.optimize import brentq
 
+from hnnbench.checks import ConfigError
 from hnnbench.ground_truth import stays_inside, true_trajectories
 from hnnbench.real_pendulum import locate, published_split, read_measurements
 from hnnbench.systems import HamiltonianSystem
@@ -54,19 +62,50 @@ class Dataset:
     anchor_H: float
     domain: np.ndarray  # (2n, 2) box the points were drawn from (tasks: the system's box)
     task: TaskInfo | None = None  # a standard HNN task's protocol; None for box data
+    # held-out validation points with exact targets (None: none drawn)
+    x_val: np.ndarray | None = None  # (N_val, 2n)
+    xdot_val: np.ndarray | None = None
+    grad_val: np.ndarray | None = None
+    H_val: np.ndarray | None = None
+
+    @property
+    def validation_points(self) -> int:
+        return 0 if self.x_val is None else len(self.x_val)
 
     def head(self, count: int) -> Dataset:
-        """The first ``count`` training and test points (a tiny copy for warm-up fits)."""
-        train, test = slice(0, count), slice(0, count)
+        """The first ``count`` training, test and validation points (a tiny copy for warm-up
+        fits)."""
+        cut = slice(0, count)
+
+        def first(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else array[cut]
+
         return replace(
             self,
-            x_train=self.x_train[train],
-            xdot_train=self.xdot_train[train],
-            H_train=None if self.H_train is None else self.H_train[train],
-            x_test=self.x_test[test],
-            xdot_test=self.xdot_test[test],
-            grad_test=None if self.grad_test is None else self.grad_test[test],
-            H_test=None if self.H_test is None else self.H_test[test],
+            x_train=self.x_train[cut],
+            xdot_train=self.xdot_train[cut],
+            H_train=first(self.H_train),
+            x_test=self.x_test[cut],
+            xdot_test=self.xdot_test[cut],
+            grad_test=first(self.grad_test),
+            H_test=first(self.H_test),
+            x_val=first(self.x_val),
+            xdot_val=first(self.xdot_val),
+            grad_val=first(self.grad_val),
+            H_val=first(self.H_val),
+        )
+
+    def validation(self) -> Dataset | None:
+        """The validation points in the test points' place, so every test metric can be
+        computed on them; None when there are none."""
+        if self.x_val is None:
+            return None
+        return replace(
+            self,
+            x_test=self.x_val,
+            xdot_test=self.xdot_val,
+            grad_test=self.grad_val,
+            H_test=self.H_val,
         )
 
 
@@ -233,9 +272,11 @@ def make_dataset(
     noise_std: float = 0.0,
     noise_relative: bool = False,
     source: DataSource | None = None,
+    validation_points: int = 0,
 ) -> Dataset:
     """Draw the training starts then the test points from one generator seeded by
-    ``data_seed`` (so every source has the same test points), then any noise.
+    ``data_seed`` (so every source has the same test points), then any noise; the
+    ``validation_points`` from stream 1 of the data seed, uniform in the box with exact targets.
 
     Derivatives: the starts are the training points, targets the exact ẋ; noise on the
     targets ẋ + σ·N(0, 1) per component, σ = ``noise_std`` (absolute), or with
@@ -252,6 +293,8 @@ def make_dataset(
         raise ValueError(f"test_points={test_points} must be >= 1")
     if noise_std < 0:
         raise ValueError(f"noise_std={noise_std} must be >= 0")
+    if validation_points < 0:
+        raise ValueError(f"validation_points={validation_points} must be >= 0")
     if source.source not in SOURCES:
         raise ValueError(f"unknown data source {source.source!r}; allowed: {list(SOURCES)}")
     if source.source != "derivatives" and noise_std > 0:
@@ -268,6 +311,15 @@ def make_dataset(
         scale = float(np.sqrt(np.mean(xdot_train**2))) if noise_relative else 1.0
         xdot_train = xdot_train + noise_std * scale * rng.standard_normal(xdot_train.shape)
     grad_test = system.grad_H(x_test)
+    validation = {}
+    if validation_points > 0:
+        x_val = sample_box(system.domain, validation_points, np.random.default_rng([data_seed, 1]))
+        validation = {
+            "x_val": x_val,
+            "xdot_val": system.vector_field(x_val),
+            "grad_val": system.grad_H(x_val),
+            "H_val": system.H(x_val),
+        }
     return Dataset(
         x_train=x_train,
         xdot_train=xdot_train,
@@ -279,6 +331,7 @@ def make_dataset(
         anchor=system.anchor,
         anchor_H=system.anchor_H,
         domain=system.domain,
+        **validation,
     )
 
 
@@ -341,7 +394,7 @@ def rollout_initial_states(
     candidates; after a round that keeps fewer than needed, ``shrink`` is halved. Deterministic
     per ``eval_seed``. Raises if ``max_rounds`` rounds do not find enough. In high dimension
     (fput, toda at n ≥ 16) most states come from the second round, shrink ¼: all 2n coordinates
-    must stay inside, which few states of the ½-box manage (README, Datasets and rollouts).
+    must stay inside, which few states of the ½-box manage (docs/data.md, Rollout initial states).
     """
     if count < 1:
         raise ValueError(f"rollout count={count} must be >= 1")
@@ -364,3 +417,123 @@ def rollout_initial_states(
         f"found only {len(kept)} of {count} rollout initial states of {system.name} that stay "
         f"in the domain for horizon {horizon}; use a shorter horizon"
     )
+
+
+#: how the rollout initial states are drawn (``evaluation.initial_states``)
+INITIAL_RULES = ("auto", "box", "shells")
+#: points per ray at which H is evaluated to bracket the first crossing of a shell
+RAY_POINTS = 1024
+
+
+def shell_energies(system: HamiltonianSystem, fractions: Sequence[float]) -> np.ndarray | None:
+    """The shell energies ``fraction × escape energy`` (ascending), or None when the system has
+    no escape energy or its well at the highest of them does not lie inside the domain."""
+    escape = system.escape_energy()
+    if escape is None:
+        return None
+    energies = np.sort(np.asarray(fractions, dtype=float)) * escape
+    well = system.well_box(float(energies[-1]))
+    if well is None or not np.all(
+        (well[:, 0] >= system.domain[:, 0]) & (well[:, 1] <= system.domain[:, 1])
+    ):
+        return None
+    return energies
+
+
+def initial_rule(system: HamiltonianSystem, rule: str, fractions: Sequence[float]) -> str:
+    """``box`` or ``shells``: ``auto`` is shells where ``shell_energies`` exist (Hénon–Heiles
+    with α ≠ 0 and its well inside the box), else box. ConfigError for shells without them."""
+    possible = shell_energies(system, fractions) is not None
+    if rule == "auto":
+        return "shells" if possible else "box"
+    if rule == "shells" and not possible:
+        escape = system.escape_energy()
+        why = (
+            "has no escape energy"
+            if escape is None
+            else f"has its well at H = {max(fractions) * escape:.4g} reaching beyond the domain"
+        )
+        raise ConfigError(
+            f"evaluation.initial_states=shells: {system!r} {why}; allowed here: auto, box"
+        )
+    return rule
+
+
+def shell_crossing(
+    system: HamiltonianSystem, direction: np.ndarray, energy: float
+) -> np.ndarray | None:
+    """The first state on the ray anchor + s·direction (s > 0) where H reaches ``energy``;
+    None when the ray leaves the domain first."""
+    anchor = system.anchor
+    low, high = system.domain[:, 0] - anchor, system.domain[:, 1] - anchor
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exits = np.where(
+            direction > 0, high / direction, np.where(direction < 0, low / direction, np.inf)
+        )
+    reach = float(np.min(exits))
+    steps = np.linspace(0.0, reach, RAY_POINTS + 1)[1:]
+    above = np.nonzero(system.H(anchor + steps[:, None] * direction) >= energy)[0]
+    if not above.size:
+        return None
+    first = above[0]
+    start = steps[first - 1] if first else 0.0
+
+    def gap(s: float) -> float:
+        return float(system.H((anchor + s * direction)[None, :])[0]) - energy
+
+    return anchor + brentq(gap, start, steps[first], xtol=1e-14, rtol=1e-14) * direction
+
+
+def shell_initial_states(
+    system: HamiltonianSystem,
+    count: int,
+    horizon: float,
+    eval_seed: int,
+    energies: Sequence[float],
+    tries_per_state: int = 64,
+) -> np.ndarray:
+    """``count`` states on the energy shells H = E (state k on ``energies[k mod len]``), each
+    the first point where H reaches E on the ray from the anchor (the minimum of H) in a
+    direction uniform on the unit sphere, kept, as in the box rule, only if its TRUE orbit
+    stays in the domain over ``horizon`` (evaluation seed, stream 3). Below the escape energy
+    the crossing lies on the bounded well around the anchor, whose orbits never leave it.
+    """
+    if count < 1:
+        raise ValueError(f"rollout count={count} must be >= 1")
+    if horizon <= 0:
+        raise ValueError(f"horizon={horizon} must be > 0")
+    rng = np.random.default_rng([eval_seed, 3])
+    states = []
+    for k in range(count):
+        energy = float(energies[k % len(energies)])
+        for _ in range(tries_per_state):
+            direction = rng.standard_normal(system.dim)
+            state = shell_crossing(system, direction / np.linalg.norm(direction), energy)
+            if state is not None and stays_inside(system, state, system.domain, horizon):
+                states.append(state)
+                break
+        else:
+            raise RuntimeError(
+                f"no state on the shell H = {energy:.4g} of {system.name} stays in the domain "
+                f"for horizon {horizon} in {tries_per_state} tries; "
+                "use evaluation.initial_states=box"
+            )
+    return np.array(states)
+
+
+def rollout_states(
+    system: HamiltonianSystem,
+    count: int,
+    horizon: float,
+    eval_seed: int,
+    rule: str = "box",
+    fractions: Sequence[float] = (0.25, 0.5, 0.75, 0.9),
+) -> tuple[np.ndarray, str]:
+    """The rollout initial states by ``rule`` (``INITIAL_RULES``; ``initial_rule``) and the
+    rule used: ``box`` (``rollout_initial_states``) or ``shells`` at ``fractions`` of the
+    escape energy (``shell_initial_states``)."""
+    used = initial_rule(system, rule, fractions)
+    if used == "box":
+        return rollout_initial_states(system, count, horizon, eval_seed), used
+    energies = shell_energies(system, fractions)
+    return shell_initial_states(system, count, horizon, eval_seed, energies), used

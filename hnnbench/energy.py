@@ -26,6 +26,18 @@ class EnergyReading:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def per_fit(self, repeats: int) -> EnergyReading:
+        """The reading of ``repeats`` identical fits, as the energy of one."""
+        if repeats == 1:
+            return self
+        return EnergyReading(
+            None if self.energy_kwh is None else self.energy_kwh / repeats,
+            None if self.co2_kg is None else self.co2_kg / repeats,
+            self.energy_method,
+            self.energy_error,
+            self.hardware,
+        )
+
 
 def energy_method_of(tracker: Any) -> tuple[str, str]:
     """('rapl' | 'nvml' | 'estimated', description of the tracked hardware)."""
@@ -77,6 +89,15 @@ class EnergyMeter:
             self._tracker = None
             self.reading.energy_error = f"tracker failed to start: {type(err).__name__}: {err}"
         return self
+
+    def restart(self) -> None:
+        """Discard what was metered so far and start metering afresh (the runner does this when
+        a short first fit becomes the warm-up of repeated fits)."""
+        self.__exit__()
+        self.reading = EnergyReading(
+            energy_error=None if self.enabled else self.reading.energy_error
+        )
+        self.__enter__()
 
     def __exit__(self, *exc_info: object) -> None:
         if self._tracker is None:

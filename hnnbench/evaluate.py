@@ -4,17 +4,26 @@
   are null for a model without a Hamiltonian (``model.is_hamiltonian``).
 * outside the box: rel-L2 of H and ∇H on points of the shell (box × ``outside_scale``) minus
   (box) (``data.make_outside_set``): how the model extrapolates; null without a Hamiltonian.
-* rollouts from R initial states over [0, T]: the learned and the true vector field are integrated
-  with the SAME fixed-step integrator and step; the tight reference (DOP853) is recorded too.
-  - relative trajectory error e(t) = ‖x̂(t) − x(t)‖ / ‖x(t)‖ (norms over all states and
-    coordinates at time t; x = the true field under the same integrator),
-  - energy drift max_t |H(x̂(t)) − H(x̂(0))| / max(|H(x̂(0))|, floor), using the TRUE H,
-  - valid prediction time: first t with e(t) > threshold (T when never exceeded).
+* rollouts from R initial states over [0, T] (``data.rollout_states``: uniform in the half box,
+  or on energy shells below the escape energy): the learned and the true vector field are
+  integrated with the SAME fixed-step integrator and step; the tight reference (DOP853) is
+  recorded too. Per rollout r:
+  - relative trajectory error e_r(t) = ‖x̂_r(t) − x_r(t)‖ / ‖x_r(t)‖ (x = the true field under
+    the same integrator),
+  - diverged: x̂_r(t) is not finite, or outside the domain scaled by ``divergence_scale``
+    (``bound``), at some t; its time is recorded,
+  - valid time: first t with e_r(t) > threshold (T when never exceeded), at most the time it
+    diverged,
+  - energy drift max_t |H(x̂_r(t)) − H(x̂_r(0))| / max(|H(x̂_r(0))|, floor), using the TRUE H.
+  The run's metrics: valid time = the median over ALL rollouts (a time is a number even for a
+  diverged rollout); rollout error (final: e_r(T); mean: over t) and energy drift = medians over
+  the rollouts that did NOT diverge (null when every one did: a blown-up error is no number to
+  average), ``rollout_diverged`` = how many did. Every per-rollout value is in ``rollout``.
 * boundary rollouts: a few initial states in the outer 10 % of the box
   (``data.boundary_initial_states``), NOT filtered to stay inside it: their true trajectories
-  may leave the training box. Their valid prediction time (learned vs true field under the same
-  fixed-step integrator; no DOP853 reference, which escaping orbits could break) says how long a
-  model stays right once it has to extrapolate.
+  may leave the training box. Their valid prediction time (the median of each one's, learned vs
+  true field under the same fixed-step integrator; no DOP853 reference, which escaping orbits
+  could break) says how long a model stays right once it has to extrapolate.
 
 * energy trajectory (``evaluation.trajectory``, off unless ``state`` is set): ONE long rollout
   of the learned field from a given state (the paper's energy study: symplectic Euler, h = 5e-4
@@ -48,6 +57,8 @@ from hnnbench.systems import HamiltonianSystem
 
 #: at most about this many points of each curve are stored in a run record
 CURVE_POINTS = 200
+#: the valid-time threshold unless the configuration sets another (``evaluation.threshold``)
+DEFAULT_THRESHOLD = 0.1
 
 
 def rel_l2(true: np.ndarray, predicted: np.ndarray) -> float:
@@ -79,9 +90,12 @@ class RolloutSettings:
     horizon: float
     dt: float
     integrator: str = "rk4"
-    threshold: float = 0.1
+    threshold: float = DEFAULT_THRESHOLD
     energy_floor: float = 1e-8
     boundary_states: np.ndarray | None = None  # (R_b, 2n), near the box's boundary
+    # a learned state outside this box (2n, 2) marks its rollout diverged (non-finite ones always)
+    bound: np.ndarray | None = None
+    rule: str = "box"  # how the initial states were drawn (data.INITIAL_RULES), recorded
 
 
 def relative_error_curve(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -91,12 +105,26 @@ def relative_error_curve(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(error), error, np.inf)
 
 
-def drift_curve(system: HamiltonianSystem, states: np.ndarray, floor: float) -> np.ndarray:
-    """max over trajectories of |H(x(t)) − H(x(0))| / max(|H(x(0))|, floor), per time (K,)."""
+def rollout_errors(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """e_r(t) = ‖x̂_r(t) − x_r(t)‖ / ‖x_r(t)‖ per trajectory: (K, R, 2n) → (K, R), inf where
+    either is not finite."""
+    with np.errstate(all="ignore"):
+        scale = np.maximum(np.linalg.norm(true, axis=-1), 1e-300)
+        error = np.linalg.norm(predicted - true, axis=-1) / scale
+    return np.where(np.isfinite(error), error, np.inf)
+
+
+def drift_curves(system: HamiltonianSystem, states: np.ndarray, floor: float) -> np.ndarray:
+    """|H(x_r(t)) − H(x_r(0))| / max(|H(x_r(0))|, floor) per trajectory: (K, R, 2n) → (K, R)."""
     with np.errstate(all="ignore"):
         energy = system.H(states.reshape(-1, states.shape[-1])).reshape(states.shape[:2])
         drift = np.abs(energy - energy[0]) / np.maximum(np.abs(energy[0]), floor)
-    return np.max(np.where(np.isfinite(drift), drift, np.inf), axis=1)
+    return np.where(np.isfinite(drift), drift, np.inf)
+
+
+def drift_curve(system: HamiltonianSystem, states: np.ndarray, floor: float) -> np.ndarray:
+    """max over trajectories of the drift per time (K,)."""
+    return np.max(drift_curves(system, states, floor), axis=1)
 
 
 def thinned(count: int) -> slice:
@@ -105,32 +133,77 @@ def thinned(count: int) -> slice:
 
 
 def valid_time(times: np.ndarray, error: np.ndarray, threshold: float) -> float:
+    """The first time with error > threshold; the last time (the horizon) when never."""
     beyond = np.nonzero(error > threshold)[0]
     return float(times[beyond[0]]) if beyond.size else float(times[-1])
+
+
+def divergence_times(times: np.ndarray, states: np.ndarray, bound: np.ndarray | None) -> np.ndarray:
+    """Per trajectory (K, R, 2n) → (R,): the first time its state is not finite or lies outside
+    ``bound`` (2n, 2); NaN when never (not diverged)."""
+    gone = ~np.all(np.isfinite(states), axis=-1)
+    if bound is not None:
+        with np.errstate(invalid="ignore"):
+            outside = np.any((states < bound[:, 0]) | (states > bound[:, 1]), axis=-1)
+        gone |= outside
+    first = np.argmax(gone, axis=0)
+    return np.where(gone.any(axis=0), times[first], np.nan)
+
+
+def median_or_none(values: np.ndarray) -> float | None:
+    """The median, or None for no values (every rollout diverged)."""
+    return float(np.median(values)) if values.size else None
+
+
+def curve_or_none(curves: np.ndarray, keep: slice) -> list[float] | None:
+    """The median per time over trajectories (K, R_kept), thinned; None when none is kept."""
+    return np.median(curves, axis=1)[keep].tolist() if curves.shape[1] else None
 
 
 def rollout_metrics(
     model: VectorFieldModel, system: HamiltonianSystem, settings: RolloutSettings
 ) -> dict[str, Any]:
+    """The rollout metrics (module docstring) and the per-rollout details behind them."""
     x0 = settings.initial_states
     args = (x0, settings.horizon, settings.dt, settings.integrator)
     with torch_threads(1):  # thousands of tiny steps: extra threads only add overhead
         times, learned = integrate(rollout_field(model), *args)
     _, truth = integrate(system.vector_field, *args)
     reference = true_trajectories(system, x0, times)
-    error = relative_error_curve(learned, truth)
-    floor = settings.energy_floor
-    drift = drift_curve(system, learned, floor)
+    errors = rollout_errors(learned, truth)  # (K, R)
+    drifts = drift_curves(system, learned, settings.energy_floor)
+    diverged_at = divergence_times(times, learned, settings.bound)
+    diverged = np.isfinite(diverged_at)
+    crossed = np.array([valid_time(times, e, settings.threshold) for e in errors.T])
+    valid = np.fmin(crossed, diverged_at)  # a diverged rollout is not valid after it diverged
+    kept = ~diverged  # errors and drifts of diverged rollouts are no numbers to summarise
+    finals, means, peaks = errors[-1, kept], errors[:, kept].mean(axis=0), drifts[:, kept].max(0)
     keep = thinned(len(times))  # curves stored thinned
+    truth_drift = drift_curve(system, truth, settings.energy_floor)
     return {
         "rollout_times": times[keep].tolist(),
-        "rollout_rel_error_curve": error[keep].tolist(),
-        "rollout_rel_error_final": float(error[-1]),
-        "rollout_rel_error_mean": float(np.mean(error)),
-        "energy_drift": float(np.max(drift)),
-        "energy_drift_curve": drift[keep].tolist(),
-        "energy_drift_true_integrator": float(np.max(drift_curve(system, truth, floor))),
-        "valid_prediction_time": valid_time(times, error, settings.threshold),
+        "rollout_rel_error_curve": curve_or_none(errors[:, kept], keep),
+        "rollout_rel_error_final": median_or_none(finals),
+        "rollout_rel_error_mean": median_or_none(means),
+        "energy_drift": median_or_none(peaks),
+        "energy_drift_curve": curve_or_none(drifts[:, kept], keep),
+        "energy_drift_true_integrator": float(np.max(truth_drift)),
+        "valid_prediction_time": float(np.median(valid)),
+        "rollout_diverged": int(diverged.sum()),
+        "rollout_count": len(x0),
+        "rollout_rule": settings.rule,
+        "threshold": settings.threshold,
+        "horizon": settings.horizon,
+        "divergence_bound": None if settings.bound is None else settings.bound.tolist(),
+        "rollout_valid_times": valid.tolist(),
+        "rollout_diverged_flags": diverged.tolist(),
+        "rollout_diverged_at": [
+            float(t) if d else None for t, d in zip(diverged_at, diverged, strict=True)
+        ],
+        "rollout_final_errors": [
+            float(e) if not d else None for e, d in zip(errors[-1], diverged, strict=True)
+        ],
+        "rollout_initial_energies": system.H(x0).tolist(),
         "integrator_error_vs_reference": float(relative_error_curve(truth, reference)[-1]),
         "rollout_initial_states": x0.tolist(),
         "rollout_example_learned": learned[keep, 0].tolist(),
@@ -142,7 +215,8 @@ def rollout_metrics(
 def boundary_rollouts(
     model: VectorFieldModel, system: HamiltonianSystem, settings: RolloutSettings
 ) -> dict[str, Any]:
-    """Valid prediction time from the boundary initial states (None when there are none)."""
+    """Valid prediction time from the boundary initial states, the median over them of each
+    one's (None when there are none)."""
     x0 = settings.boundary_states
     if x0 is None:
         return {"boundary_valid_prediction_time": None}
@@ -150,12 +224,15 @@ def boundary_rollouts(
     with torch_threads(1):
         times, learned = integrate(rollout_field(model), *args)
     _, truth = integrate(system.vector_field, *args)  # may leave the box, or escape
-    with np.errstate(all="ignore"):  # escaping orbits overflow: their error counts as inf
-        error = relative_error_curve(learned, truth)
+    errors = rollout_errors(learned, truth)  # escaping orbits overflow: their error counts as inf
+    valid = [valid_time(times, e, settings.threshold) for e in errors.T]
     keep = thinned(len(times))
+    with np.errstate(all="ignore"):
+        curve = relative_error_curve(learned, truth)
     return {
-        "boundary_valid_prediction_time": valid_time(times, error, settings.threshold),
-        "boundary_rel_error_curve": error[keep].tolist(),
+        "boundary_valid_prediction_time": float(np.median(valid)),
+        "boundary_valid_times": valid,
+        "boundary_rel_error_curve": curve[keep].tolist(),
         "boundary_initial_states": x0.tolist(),
     }
 

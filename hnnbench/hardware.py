@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from hnnbench.checks import ConfigError, choice, integer
 
@@ -34,17 +35,39 @@ def check_hardware(device: Any, dtype: Any, threads: Any) -> None:
     integer("hardware.threads", threads, 1, null="all cores")
 
 
-def apply_threads(threads: int | None) -> int:
-    """Set torch's and the BLAS libraries' thread counts; return the count in effect."""
-    count = int(threads) if threads else (os.cpu_count() or 1)
-    torch.set_num_threads(count)
+def threads_for(threads: int | None) -> int:
+    """The threads a run uses: ``hardware.threads``, else the cores it may use (the SLURM
+    allocation's, else this process's CPU affinity)."""
+    if threads:
+        return int(threads)
+    allocated = os.environ.get("SLURM_CPUS_PER_TASK")
+    if allocated and allocated.isdigit() and int(allocated) > 0:
+        return int(allocated)
     try:
-        from threadpoolctl import threadpool_limits
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
-        threadpool_limits(count)
-    except ImportError:  # numpy's BLAS then follows OMP/OPENBLAS_NUM_THREADS
-        pass
+
+def apply_threads(threads: int | None) -> int:
+    """Set torch's and the BLAS libraries' thread counts (null: ``threads_for``); return the
+    count in effect."""
+    count = threads_for(threads)
+    torch.set_num_threads(count)
+    # threadpoolctl is the one place the native pools are set (BLAS and OpenMP, numpy's and
+    # torch's alike): no environment variables, which only act before a library loads
+    threadpool_limits(count)
     return torch.get_num_threads()
+
+
+def threadpools() -> list[dict[str, Any]]:
+    """The native thread pools loaded in this process and their thread counts in effect
+    (threadpoolctl): which BLAS and OpenMP libraries really ran, with how many threads."""
+    keys = ("user_api", "internal_api", "version", "num_threads", "filepath")
+    pools = [{k: lib.get(k) for k in keys} for lib in threadpool_info()]
+    pools.append({"user_api": "torch", "internal_api": "intra-op", "num_threads":
+                  torch.get_num_threads()})  # fmt: skip
+    return pools
 
 
 @contextmanager
@@ -102,16 +125,11 @@ def git_commit() -> str | None:
 
 def blas_info() -> dict[str, Any]:
     info: dict[str, Any] = {"torch": "mkl" if torch.backends.mkl.is_available() else "other"}
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["numpy"] = [
-            {k: lib.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-            for lib in threadpool_info()
-            if lib.get("user_api") == "blas"
-        ]
-    except ImportError:
-        pass
+    info["numpy"] = [
+        {k: lib.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+        for lib in threadpool_info()
+        if lib.get("user_api") == "blas"
+    ]
     return info
 
 
@@ -125,8 +143,6 @@ def dgemm_gflops(threads: int, n: int = DGEMM_N) -> float:
     solvers use) at ``threads`` BLAS threads: one n×n product after a small warm-up product.
     Measured once per process and thread count, outside every timed region; the paper report
     prints it beside the paper's hardware, so that times from other machines can be read."""
-    from threadpoolctl import threadpool_limits
-
     a = np.full((n, n), 1.0 / n)  # the values do not change a DGEMM's speed; filling is cheap
     b = a.copy()
     with threadpool_limits(threads):

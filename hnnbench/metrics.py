@@ -36,6 +36,8 @@ class Metric:
 _DECLARED = (
     Metric("train_time_s", "train time", "s", "fit"),
     Metric("fit_wall_time_s", "fit wall time", "s", "fit", summarised=False),
+    # process user + system time of the fit (all threads): compute, not a model of power
+    Metric("cpu_time_s", "CPU time", "s", "fit"),
     Metric("energy_kwh", "energy", "kWh", "fit"),
     Metric("co2_kg", "CO₂", "kg", "fit", summarised=False),
     Metric("test_H_rel_l2", "test rel-L2(H)", "", "test", needs_hamiltonian=True),
@@ -53,10 +55,13 @@ _DECLARED = (
         summarised=False,
         needs_hamiltonian=True,
     ),
+    # rollouts: valid time first, defined for every rollout; the rollout error and the energy
+    # drift are medians over the rollouts that did not diverge, whose count comes next
+    Metric("valid_prediction_time", "valid time", "", "rollout", lower_is_better=False),
+    Metric("rollout_diverged", "diverged rollouts", "", "rollout"),
     Metric("rollout_rel_error_final", "rollout error (final)", "", "rollout"),
     Metric("rollout_rel_error_mean", "rollout error (mean)", "", "rollout", summarised=False),
     Metric("energy_drift", "energy drift", "", "rollout"),
-    Metric("valid_prediction_time", "valid time", "", "rollout", lower_is_better=False),
     # rollouts from the outer 10 % of the box, whose true orbits may leave it
     Metric(
         "boundary_valid_prediction_time",

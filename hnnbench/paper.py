@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         record_dirs=tuple(args.results_dir / e.name for e in chosen),
     )
     plan = [(e.name, args.overrides) for e in chosen]
-    return sweeps.run_then_report(pipeline, plan, args.dry_run, args.report_only)
+    return sweeps.run_then_report(pipeline, plan, args.dry_run, args.report_only, args.refuse_busy)
 
 
 if __name__ == "__main__":

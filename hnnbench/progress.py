@@ -11,8 +11,13 @@ sub-experiment, whose output goes to a log file, and reads the journal to show w
 append of one short line is atomic, so the jobs of the joblib launcher, whose callbacks run in
 the worker processes, share one journal and one count.
 
-The estimate is the mean time of the runs that ran × the runs left; a run skipped because its
-record exists (a resumed sweep) counts as done but not in the mean.
+The estimate sums, over the runs left, the mean time of the finished runs of the same kind (the
+``trainer=`` choice: a sampled fit and a 20-s Adam run are not averaged together); the run going
+now is counted less the time it has had. A kind not timed yet is guessed: its trainer's time cap
+(``max_seconds``, e.g. ``adam_max_seconds``) when it has one, else the mean of every finished
+run, and the line says so: ``~40s left (adam not timed yet)``. A run skipped because its record
+exists (a resumed sweep) counts as done but in no mean. Runs of a parallel launcher are summed as
+if they ran one after another.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
@@ -60,12 +66,13 @@ def line(
     return text + (f" | ~{duration(left)} left" if left is not None else "")
 
 
-def estimate_left(mean: float, remaining: int, current: float = 0.0) -> float:
-    """Seconds left when ``remaining`` runs (the one going now included) take ``mean`` seconds
-    each and the one going now has run ``current`` seconds already."""
-    if remaining <= 0:
-        return 0.0
-    return mean * (remaining - 1) + max(0.0, mean - current)
+def kind_of(overrides: Sequence[str], default: str | None) -> str | None:
+    """A job's kind: its ``trainer=`` override, else the sweep's trainer choice ``default``."""
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key == "trainer":
+            return value
+    return default
 
 
 @dataclass
@@ -74,30 +81,65 @@ class SweepState:
 
     total: int | None
     started: float
+    kinds: list[str | None] | None = None  # each job's kind, by job number (None: unknown)
+    caps: dict[str, float] = field(default_factory=dict)  # kind → its trainer's time cap [s]
     done: int = 0
     skipped: int = 0
     failed: int = 0
-    ran: list[float] = field(default_factory=list)  # seconds of each finished, not skipped run
+    ran: dict[str | None, list[float]] = field(default_factory=dict)  # kind → seconds per run
+    ended: set[int] = field(default_factory=set)  # jobs finished (skipped ones included)
     running: dict[int, tuple[str, float]] = field(default_factory=dict)  # job → (what, start)
+
+    def kind(self, job: int) -> str | None:
+        return self.kinds[job] if self.kinds is not None and 0 <= job < len(self.kinds) else None
 
     def apply(self, event: dict[str, Any]) -> None:
         if event["event"] == "start":
             self.running[event["job"]] = (event.get("run", ""), event["time"])
         elif event["event"] == "end":
             self.running.pop(event["job"], None)
+            self.ended.add(event["job"])
             self.done += 1
             if event["status"] == "skipped":
                 self.skipped += 1
             else:
                 self.failed += event["status"] == "failed"
-                self.ran.append(event["seconds"])
+                self.ran.setdefault(self.kind(event["job"]), []).append(event["seconds"])
+
+    def expected(self, kind: str | None) -> tuple[float | None, bool]:
+        """(seconds one run of ``kind`` is expected to take, whether that is measured): the
+        mean of its finished runs; else its time cap; else the mean of every finished run;
+        None when nothing is known."""
+        if self.ran.get(kind):
+            return statistics.fmean(self.ran[kind]), True
+        if kind in self.caps:
+            return self.caps[kind], False
+        every = [seconds for runs in self.ran.values() for seconds in runs]
+        return (statistics.fmean(every), False) if every else (None, False)
+
+    def estimate(self, now: float) -> tuple[float | None, list[str]]:
+        """(seconds left, the kinds left that are not timed yet); None before anything is known
+        of every kind left (no total, or no run finished and no cap)."""
+        if self.total is None:
+            return None, []
+        left, guessed = 0.0, []
+        for job in range(self.total):
+            if job in self.ended:
+                continue
+            kind = self.kind(job)
+            seconds, measured = self.expected(kind)
+            if seconds is None:
+                return None, []
+            if not measured and kind is not None and kind not in guessed:
+                guessed.append(kind)
+            if job in self.running:
+                seconds = max(0.0, seconds - (now - self.running[job][1]))
+            left += seconds
+        return left, guessed
 
     def left(self, now: float) -> float | None:
-        """The estimate of the seconds left; None before any run has finished."""
-        if self.total is None or not self.ran:
-            return None
-        current = max((now - start for _, start in self.running.values()), default=0.0)
-        return estimate_left(statistics.fmean(self.ran), self.total - self.done, current)
+        """The estimate of the seconds left (``estimate``)."""
+        return self.estimate(now)[0]
 
     def current(self) -> tuple[int, str] | None:
         """(1-based position, description) of the run started last and still going."""
@@ -108,12 +150,14 @@ class SweepState:
 
     def line(self, now: float) -> str:
         """Where the sweep is now, as one ``line``."""
-        elapsed, left = now - self.started, self.left(now)
+        elapsed, (left, guessed) = now - self.started, self.estimate(now)
         current = self.current()
         if current is None:  # between runs, or before the first
-            return line("runs done", self.done, self.total, "", elapsed, left)
-        position, what = current
-        return line("run", position, self.total, what, elapsed, left)
+            text = line("runs done", self.done, self.total, "", elapsed, left)
+        else:
+            position, what = current
+            text = line("run", position, self.total, what, elapsed, left)
+        return text + (f" ({', '.join(guessed)} not timed yet)" if guessed else "")
 
     def summary(self, now: float) -> str:
         """'3/3 runs done in 12s (1 skipped, 1 failed)'."""
@@ -134,7 +178,8 @@ def parse_journal(lines: Sequence[str]) -> SweepState | None:
         except ValueError:
             continue
         if event.get("event") == "sweep":
-            state = SweepState(event.get("total"), event["time"])
+            caps = {k: float(v) for k, v in (event.get("caps") or {}).items()}
+            state = SweepState(event.get("total"), event["time"], event.get("kinds"), caps)
         elif state is not None:
             state.apply(event)
     return state
@@ -203,6 +248,33 @@ def describe(overrides: Sequence[str], swept: set[str]) -> str:
     return what if len(what) <= WHAT_CHARS else what[: WHAT_CHARS - 1] + "…"
 
 
+def time_caps(
+    config: DictConfig, jobs: Sequence[Sequence[str]], kinds: Sequence[str | None]
+) -> dict[str, float]:
+    """Kind → ``trainer.max_seconds`` of its first job, for the kinds whose trainer has a time
+    cap (one composition per kind; a kind that cannot be composed here gets none)."""
+    caps: dict[str, float] = {}
+    seen: set[str | None] = {None}
+    for job, kind in zip(jobs, kinds, strict=True):
+        if kind in seen:
+            continue
+        seen.add(kind)
+        try:
+            cap = GlobalHydra.instance().config_loader().load_sweep_config(config, list(job))
+            seconds = OmegaConf.select(cap, "trainer.max_seconds")
+        except Exception:  # progress must never stop a sweep
+            continue
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
+            caps[kind] = float(seconds)
+    return caps
+
+
+def journal_path(config: DictConfig) -> Path:
+    """A multirun's journal: ``$HNNBENCH_PROGRESS_FILE``, else ``progress.jsonl`` in its
+    Hydra sweep folder."""
+    return Path(os.environ.get(JOURNAL_ENV) or Path(config.hydra.sweep.dir) / "progress.jsonl")
+
+
 class Progress(Callback):
     """Prints where a multirun is and keeps its journal (module docstring); silent for one run."""
 
@@ -218,9 +290,13 @@ class Progress(Callback):
         jobs = sweep_jobs(config)
         total = len(jobs) if jobs is not None else None
         self.swept = swept_keys(jobs or [])
-        path = os.environ.get(JOURNAL_ENV) or Path(config.hydra.sweep.dir) / "progress.jsonl"
-        self.journal = Journal(Path(path))
-        self.journal.start({"event": "sweep", "total": total, "time": time.time()})
+        self.journal = Journal(journal_path(config))
+        event: dict[str, Any] = {"event": "sweep", "total": total, "time": time.time()}
+        if jobs is not None:
+            default = OmegaConf.select(config, "hydra.runtime.choices.trainer")
+            kinds = [kind_of(job, default) for job in jobs]
+            event.update(kinds=kinds, caps=time_caps(config, jobs, kinds))
+        self.journal.start(event)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         if self.journal is None:  # a single run: nothing to count

@@ -25,14 +25,21 @@ import pandas as pd
 from hnnbench.metrics import METRICS
 
 #: 2: ``trainer`` is the trainer kind, 'sampled' or 'backprop' (version 1 wrote 'adam'), and
-#: metrics that do not apply to a model are null
-SCHEMA_VERSION = 2
+#: metrics that do not apply to a model are null; 3: the timed region's clocks (``cpu_time_s``,
+#: ``cpu_utilisation``, ``contended``, ``timing``; a short fit's times are medians of repeats,
+#: hnnbench/timing.py) — older records read with those fields null; 4: the rollout metrics are
+#: summaries over rollouts (``evaluate.py``): valid time the median of each rollout's, the
+#: rollout errors and the energy drift medians over the rollouts that did not diverge (null when
+#: all did), counted in ``rollout_diverged``; earlier versions computed one error over all
+#: rollouts together, and their records read with ``rollout_diverged`` null
+SCHEMA_VERSION = 4
 #: statuses of a finished run; ``ok`` and ``diverged`` are complete results, ``failed`` is retried
 STATUSES = ("ok", "diverged", "failed")
 COMPLETE = ("ok", "diverged")
 RECORD_NAME = "record.json"
-#: config keys that only say where output goes: they do not change a run's identity
-OUTPUT_KEYS = ("results_dir", "name", "hydra", "progress")
+#: config keys that do not change a run's identity: where output goes, whether progress shows,
+#: and the timing protocol (how often a short fit is repeated to time it: not what it computes)
+OUTPUT_KEYS = ("results_dir", "name", "hydra", "progress", "timing")
 
 #: identity and set-up fields, then the metrics (``metrics.py``), then the nested details
 IDENTITY = (
@@ -54,6 +61,7 @@ IDENTITY = (
     "depth",
     "train_points",
     "test_points",
+    "validation_points",
     "noise_std",
     "noise_relative",
     "data_source",
@@ -68,14 +76,23 @@ IDENTITY = (
     "model_seed",
     "eval_seed",
     "effective_rank",
+    "stopped_by",
+    "converged",
     "device",
     "dtype",
     "threads",
+    "contended",
+    "cpu_utilisation",
     "data_time_s",
     "energy_method",
     "energy_error",
     "near_singularity",
 )
+#: fields the runner copies from the trainer's ``fit_info`` (null when a trainer has none):
+#: the sampled solve's effective rank; why a backprop run ended (``trainers/plateau.py``:
+#: plateau | stalled | steps | max_seconds | target_error | diverged) and whether that means it
+#: converged (plateau, stalled) rather than ran out of budget
+FROM_FIT_INFO = ("effective_rank", "stopped_by", "converged")
 #: nested fields left out of the tidy table (curves and whole configs)
 NESTED = (
     "rollout",
@@ -83,6 +100,7 @@ NESTED = (
     "trajectory",
     "learning_curve",
     "fit_info",
+    "timing",
     "environment",
     "config",
 )

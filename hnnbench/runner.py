@@ -14,6 +14,7 @@ interface (``model.py``): no trainer-specific code here.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import time
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from hnnbench.checks import (
@@ -41,13 +42,16 @@ from hnnbench.checks import (
 )
 from hnnbench.correction import CORRECTIONS, corrected
 from hnnbench.data import (
+    INITIAL_RULES,
     SOURCES,
     TASK_SOURCES,
     DataSource,
     boundary_initial_states,
+    initial_rule,
     make_dataset,
     make_outside_set,
-    rollout_initial_states,
+    rollout_states,
+    scaled_box,
 )
 from hnnbench.energy import EnergyMeter
 from hnnbench.evaluate import (
@@ -64,20 +68,24 @@ from hnnbench.hardware import (
     dgemm_rate,
     environment,
     synchronize,
+    threadpools,
 )
 from hnnbench.integrators import STEPPERS
 from hnnbench.model import is_hamiltonian
 from hnnbench.real_pendulum import locate, published_split, read_measurements
 from hnnbench.record import (
     FIELDS,
+    FROM_FIT_INFO,
     RECORD_NAME,
     SCHEMA_VERSION,
     is_complete,
     run_id_of,
     write_atomic,
 )
+from hnnbench.resources import check_memory
 from hnnbench.task_evaluation import evaluate_task
 from hnnbench.tasks import PUBLISHED_PARAMS, TASKS, point_counts
+from hnnbench.timing import autorange
 from hnnbench.trainers import Trainer
 from hnnbench.trainers.malloc import tuned_malloc
 
@@ -117,6 +125,7 @@ def validate(cfg: DictConfig) -> None:
     integer("hidden_width", cfg.hidden_width, 1)
     integer("train_points", cfg.train_points, 2)
     integer("test_points", cfg.test_points, 1)
+    integer("validation_points", cfg.validation_points, 0)
     number("noise_std", cfg.noise_std, minimum=0)
     flag("noise_relative", cfg.noise_relative)
     integer("seed", cfg.seed, 0)
@@ -139,6 +148,9 @@ def validate(cfg: DictConfig) -> None:
     integer("evaluation.outside_points", evaluation.outside_points, 1)
     integer("evaluation.boundary_rollouts", evaluation.boundary_rollouts, 1)
     number("evaluation.boundary_fraction", evaluation.boundary_fraction, above=0, below=1)
+    choice("evaluation.initial_states", evaluation.initial_states, INITIAL_RULES)
+    shell_fractions(cfg)
+    number("evaluation.divergence_scale", evaluation.divergence_scale, above=1)
     source = data_source(cfg)
     correction = choice("evaluation.correction", evaluation.correction, CORRECTIONS)
     if correction != "none" and source.source not in ("snapshots", "trajectories"):
@@ -150,10 +162,26 @@ def validate(cfg: DictConfig) -> None:
     number("evaluation.trajectory.horizon", trajectory.horizon, above=0)
     number("evaluation.trajectory.dt", trajectory.dt, above=0)
     integer("evaluation.trajectory.samples", trajectory.samples, 2)
+    number("timing.min_total_s", cfg.timing.min_total_s, minimum=0)
+    integer("timing.min_repeats", cfg.timing.min_repeats, 1)
     flag("energy.enabled", cfg.energy.enabled)
     if cfg.energy.output_dir is not None:
         text("energy.output_dir", cfg.energy.output_dir)
     check_hardware(cfg.hardware.device, cfg.hardware.dtype, cfg.hardware.threads)
+
+
+def shell_fractions(cfg: DictConfig) -> tuple[float, ...]:
+    """``evaluation.shell_fractions``: a non-empty list of numbers in (0, 1), the rollout
+    energy shells as fractions of the system's escape energy."""
+    node = cfg.evaluation.shell_fractions
+    items = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+    if not isinstance(items, list) or not items:
+        raise ConfigError(
+            f"evaluation.shell_fractions={items!r} must be a non-empty list of numbers in "
+            "(0, 1): fractions of the system's escape energy"
+        )
+    key = "evaluation.shell_fractions entry"
+    return tuple(float(number(key, value, above=0, below=1)) for value in items)
 
 
 def trajectory_of(cfg: DictConfig, dim: int) -> TrajectoryStudy | None:
@@ -215,6 +243,21 @@ def data_source(cfg: DictConfig) -> DataSource:
     return DataSource(source, float(dt_obs), observations, count, float(noise))
 
 
+def validation_for(validation_points: int, trainer: Trainer, is_task: bool = False) -> None:
+    """A trainer that stops on its validation error (a plateau rule) needs validation points."""
+    why = trainer.needs_validation()
+    if why is not None and is_task:
+        raise ConfigError(
+            f"the standard HNN tasks have no validation split, and {why} needs one; "
+            "use trainer.plateau_tolerance=null (the run then ends at its budget)"
+        )
+    if why is not None and validation_points < 1:
+        raise ConfigError(
+            f"validation_points={validation_points} must be >= 1 for {why}; "
+            "or switch the rule off (trainer.plateau_tolerance=null)"
+        )
+
+
 def check_task(cfg: DictConfig, system: Any, trainer: Trainer) -> None:
     """A standard HNN task's data source: a system it fits, the point counts its protocol
     fixes (the record's train_points / test_points are then true), the measured file found and
@@ -273,16 +316,23 @@ def no_hamiltonian(correction: str, trainer: Trainer) -> None:
         )
 
 
-def check(cfg: DictConfig) -> tuple[Any, Trainer]:
+def check(
+    cfg: DictConfig, memory: int | None = None, where: str = "this machine"
+) -> tuple[Any, Trainer]:
     """Everything that can be rejected before any work: the values, a results folder that can
-    be written, and the system and trainer their constructors accept. Returns both built;
-    raises ConfigError (a missing interpolation such as ``${nope}`` is one too)."""
+    be written, the system and trainer their constructors accept, and an estimated peak
+    memory within ``memory`` bytes (default: this machine's; ``resources.py``). Returns the
+    system and trainer built; raises ConfigError (a missing interpolation such as ``${nope}``
+    is one too)."""
     try:
         validate(cfg)
         built = build(cfg, seeds_of(cfg))
         trajectory_of(cfg, len(built[0].domain))
+        initial_rule(built[0], cfg.evaluation.initial_states, shell_fractions(cfg))
         no_hamiltonian(cfg.evaluation.correction, built[1])
+        validation_for(cfg.validation_points, built[1], data_source(cfg).is_task)
         check_task(cfg, *built)
+        check_memory(cfg, *built, available=memory, where=where)
         writable_folder("results_dir", cfg.results_dir)  # last: bad values leave no folder
         return built
     except OmegaConfBaseException as err:
@@ -346,6 +396,7 @@ def empty_record(
         hidden_width=cfg.hidden_width,
         train_points=cfg.train_points,
         test_points=cfg.test_points,
+        validation_points=cfg.validation_points,
         noise_std=cfg.noise_std,
         noise_relative=cfg.noise_relative,
         data_source=source.source,
@@ -377,13 +428,30 @@ def task_name(source: DataSource, system: str) -> str:
     return "real_pendulum" if source.source == "real_pendulum" else system
 
 
+def resolved_task(cfg: DictConfig) -> dict[str, Any]:
+    """The run's configuration resolved, without Hydra's own node (a sweep's job config has
+    one; the run's own config has not): what the record holds and its run_id is made from."""
+    task = copy.deepcopy(cfg)
+    with open_dict(task):
+        task.pop("hydra", None)
+    resolved = OmegaConf.to_container(task, resolve=True)
+    assert isinstance(resolved, dict)
+    return resolved
+
+
+def record_path(cfg: DictConfig) -> Path:
+    """Where the run ``cfg`` writes its record (``run`` below; the SLURM launcher skips the
+    runs whose record there is complete)."""
+    return Path(cfg.results_dir) / cfg.name / run_id_of(resolved_task(cfg)) / RECORD_NAME
+
+
 def run(cfg: DictConfig) -> str:
     """Run one configuration and write its record; return the status (``skipped`` when a
     complete record exists). A bad configuration raises ConfigError before any work and
     writes no record."""
     system, trainer = check(cfg)
     seeds = seeds_of(cfg)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = resolved_task(cfg)
     run_id = run_id_of(resolved)
     out_dir = Path(cfg.results_dir) / cfg.name / run_id
     record_path = out_dir / RECORD_NAME
@@ -408,7 +476,7 @@ def run(cfg: DictConfig) -> str:
         log.error("run %s failed: %s (record: %s)", run_id, record["error"], record_path)
         raise RunFailed(f"run {run_id} failed: {record['error']}") from err
     # after the timed fit: this machine's DGEMM rate at the run's threads (once per process)
-    record["environment"].update(dgemm_rate(record["threads"]))
+    record["environment"].update(dgemm_rate(record["threads"]), threadpools=threadpools())
     record["finished_at"] = now()
     write_atomic(record_path, record)
     log.info(
@@ -445,12 +513,18 @@ def execute(
         cfg.noise_std,
         cfg.noise_relative,
         source,
+        cfg.validation_points,
     )
     data_time = time.perf_counter() - start
     evaluation = cfg.evaluation
     if data.task is None:  # box data: rollout, outside and boundary sets from the domain
-        initial_states = rollout_initial_states(
-            system, evaluation.rollouts, evaluation.horizon, seeds.eval
+        initial_states, rule = rollout_states(
+            system,
+            evaluation.rollouts,
+            evaluation.horizon,
+            seeds.eval,
+            evaluation.initial_states,
+            shell_fractions(cfg),
         )
         outside = make_outside_set(
             system, evaluation.outside_points, evaluation.outside_scale, seeds.eval
@@ -462,27 +536,40 @@ def execute(
     if cfg.warmup:
         warm_up(trainer, data)
     energy_dir = Path(cfg.energy.output_dir) if cfg.energy.output_dir else out_dir / "codecarbon"
-    with EnergyMeter(energy_dir, cfg.energy.country_iso_code, cfg.energy.enabled) as meter:
+
+    def fit_once() -> tuple[Any, float | None]:
         synchronize(device)
-        start = time.perf_counter()
         model = trainer.fit(data)
         synchronize(device)
-        fit_wall = time.perf_counter() - start
+        return model, trainer.train_time_s_
+
+    with EnergyMeter(energy_dir, cfg.energy.country_iso_code, cfg.energy.enabled) as meter:
+        fits = autorange(  # timing.py: the rules
+            fit_once,
+            float(cfg.timing.min_total_s),
+            int(cfg.timing.min_repeats),
+            before_counted=meter.restart,
+        )
+    model = fits.result
+    reading = meter.reading.per_fit(fits.repeats)
     fields: dict[str, Any] = {
         "threads": threads,
         "hamiltonian": is_hamiltonian(model),  # False: an MLP, whose H metrics are null
-        "fit_wall_time_s": fit_wall,
+        "fit_wall_time_s": fits.wall,
         "data_time_s": data_time,
-        **meter.reading.as_dict(),
+        **fits.summary(threads),
+        **reading.as_dict(),
     }
     fields.pop("hardware")
-    fit_info = dict(trainer.fit_info_, energy_hardware=meter.reading.hardware)
+    fit_info = dict(trainer.fit_info_, energy_hardware=reading.hardware)
     fields["fit_info"] = fit_info
-    fields["effective_rank"] = fit_info.get("effective_rank")
+    for key in FROM_FIT_INFO:  # null for a trainer whose fit_info lacks them
+        fields[key] = fit_info.get(key)
     if fit_info.get("rcond_mode") == "auto":  # the record holds the value GCV chose
         fields["rcond"] = fit_info.get("rcond")
     fields["learning_curve"] = trainer.learning_curve_ or None  # None: no iterations
-    fields["train_time_s"] = fit_wall if trainer.train_time_s_ is None else trainer.train_time_s_
+    own_clock = fits.own_clock
+    fields["train_time_s"] = fits.wall if own_clock is None else own_clock
     if trainer.status_ != "ok":
         fields.update(status=trainer.status_, error=trainer.status_message_)
         return fields
@@ -498,6 +585,8 @@ def execute(
         evaluation.threshold,
         evaluation.energy_floor,
         boundary,
+        scaled_box(system.domain, evaluation.divergence_scale),
+        rule,
     )
     # the backward-error correction changes Ĥ for the H metrics only (correction.py)
     scored = corrected(model, evaluation.correction, source.dt_obs, data.anchor, data.anchor_H)

@@ -167,6 +167,11 @@ def parser(prog: str, description: str | None, only_help: str) -> argparse.Argum
     )
     parser.add_argument("--report-only", action="store_true", help="skip running, only report")
     parser.add_argument("--dry-run", action="store_true", help="print the commands and stop")
+    parser.add_argument(
+        "--refuse-busy",
+        action="store_true",
+        help="refuse to start when `hnnbench doctor` finds the machine busy (default: warn)",
+    )
     return parser
 
 
@@ -188,9 +193,13 @@ def run_then_report(
     plan: Sequence[tuple[str, Sequence[str]]],
     dry_run: bool = False,
     report_only: bool = False,
+    refuse_busy: bool = False,
 ) -> int:
     """Run ``plan`` (unless ``report_only``), then report. 0 when every experiment exited
-    cleanly; 1 when one failed or there is nothing to report."""
+    cleanly; 1 when one failed or there is nothing to report; doctor.BUSY_EXIT when the machine
+    check found it busy and ``refuse_busy``. The machine check runs first and is saved beside
+    the run log, for the report's provenance."""
+    from hnnbench import doctor
     from hnnbench.record import scan_records, warn_bad
     from hnnbench.report import build_report
 
@@ -202,6 +211,9 @@ def run_then_report(
     if report_only:
         results = load_run_log(run_log)
     else:
+        status = doctor.check_before(pipeline.out, refuse_busy, tag)
+        if status:
+            return status
         results = run_all(plan, pipeline.results_dir, pipeline.out / "logs", run_log, tag)
     scans = [scan_records(folder) for folder in pipeline.record_dirs]
     records = [r for scan in scans for r in scan.records]
@@ -215,7 +227,10 @@ def run_then_report(
     stem = pipeline.out.name.replace("-", "_") + "_runs"
     extra = [runs_section(shown, pipeline.command, stem, pipeline.runs_title)] if shown else []
     out = pipeline.out / "report"
-    report = build_report(records, out, str(pipeline.results_dir), pipeline.title, extra, bad)
+    machine = doctor.load(pipeline.out / doctor.DOCTOR_FILE)
+    report = build_report(
+        records, out, str(pipeline.results_dir), pipeline.title, extra, bad, machine=machine
+    )
     print(f"[{tag}] {len(records)} records → {out / 'report.md'}")
     print(f"[{tag}] {len(report.files)} files written under {out}")
     return 1 if any(r.returncode not in (0, None) for r in results) else 0

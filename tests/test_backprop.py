@@ -104,7 +104,7 @@ def test_divergence_is_recorded_not_raised(name, spring_data):
     bad = replace(bad, xdot_train=xdot)
     trainer = TRAINERS[name](10, steps=50, eval_every=1)
     trainer.fit(bad)
-    assert trainer.diverged_ and trainer.stop_reason_ == "diverged"
+    assert trainer.diverged_ and trainer.stopped_by_ == "diverged"
     assert trainer.status_ == "diverged" and "non-finite loss" in trainer.status_message_
     assert trainer.steps_done_ < 50
 
@@ -120,7 +120,7 @@ def test_a_huge_learning_rate_diverges(name, spring_data):
 def test_target_error_stops_early(name, spring_data):
     trainer = TRAINERS[name](50, steps=1000, eval_every=10, target_error=0.5)
     trainer.fit(spring_data)
-    assert trainer.stop_reason_ == "target_error"
+    assert trainer.stopped_by_ == "target_error"
     assert trainer.learning_curve_[-1]["test_H_rel_l2"] <= 0.5 and trainer.steps_done_ < 1000
 
 
@@ -131,7 +131,7 @@ def test_max_seconds_stops(name, spring_data):
     eval_every = 10 if name == "lbfgs" else 10**5
     trainer = TRAINERS[name](50, steps=10**6, eval_every=eval_every, max_seconds=0.2)
     trainer.fit(spring_data)
-    assert trainer.stop_reason_ == "max_seconds"
+    assert trainer.stopped_by_ == "max_seconds"
     last = trainer.learning_curve_[-1]
     assert math.isfinite(last["seconds"]) and last["seconds"] >= 0.2
     assert last["step"] == trainer.steps_done_ < eval_every or name == "lbfgs"
@@ -178,7 +178,7 @@ def test_adam_tuned_anneals_on_the_clock_when_time_binds(spring_data, monkeypatc
         10, steps=10**6, lr=1e-3, warmup=0.1, eval_every=5, max_seconds=0.2, progress=False
     )
     trainer.fit(spring_data)
-    assert trainer.stop_reason_ == "max_seconds" and trainer.steps_done_ < 200
+    assert trainer.stopped_by_ == "max_seconds" and trainer.steps_done_ < 200
     lr = [p["lr"] for p in trainer.learning_curve_[1:]]
     peak = lr.index(max(lr))
     assert max(lr) > 0.95e-3 and 0 < peak < len(lr) - 1  # warmed up, then decayed

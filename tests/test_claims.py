@@ -18,7 +18,7 @@ from hnnbench.report import verdicts as v
 from hnnbench.report.frame import to_frame
 from hnnbench.report.synthetic import SPRING_DOMAIN, claims_records, make_record
 
-E, LOW, UNREACHED = m.Estimate, (lambda x: m.Estimate(x, "at_least")), m.UNREACHED
+E, LOW, UNREACHED = m.Estimate, m.Estimate.at_least, m.UNREACHED
 SPRING = {"system": "spring", "domain": SPRING_DOMAIN, "name": "t"}
 
 
@@ -40,7 +40,7 @@ def backprop(curve, seed: int = 0, method: str = "adam", lr: float = 1e-3, **ext
 CURVE = [(0.0, 1.0), (2.0, 1e-2), (5.0, 1e-3), (10.0, 2e-3)]  # best 1e-3, first reached at 5 s
 
 
-# ---------------------------------------------------------------- censored medians
+# ---------------------------------------------------------------- brackets and their medians
 
 
 def test_spread_of_exact_values() -> None:
@@ -52,16 +52,30 @@ def test_spread_of_exact_values() -> None:
 
 def test_lower_bounds_are_never_point_values() -> None:
     above = m.spread_of([E(1.0), E(2.0), LOW(5.0)])  # the bound sits above the median
-    assert above.median == E(2.0) and above.high == LOW(5.0)
-    below = m.spread_of([E(4.0), E(6.0), LOW(3.0)])  # the bound could push the median up
-    assert below.median == LOW(4.0) and below.low == LOW(3.0)
+    assert above.median == E(2.0) and above.high == E(math.inf)
+    below = m.spread_of([E(4.0), E(6.0), LOW(3.0)])  # the bound could push the median up to 6
+    assert below.median == E(4.0, 6.0) and below.median.kind == "bracket"
     assert m.spread_of([LOW(10.0)] * 3).median.text("×") == "≥ 10×"
     assert m.spread_of([E(1.0), UNREACHED, UNREACHED]).median == UNREACHED
     assert m.spread_of([E(1.0), E(2.0), UNREACHED]).median == E(1.0)
 
 
+def test_the_median_bracket_holds_the_true_median() -> None:
+    brackets = [E(1.0, 4.0), E(2.0, 3.0), E(5.0, 9.0)]
+    median = m.spread_of(brackets).median
+    assert median == E(2.0, 4.0)
+    for truth in ([1.0, 3.0, 9.0], [4.0, 2.0, 5.0], [2.5, 2.5, 5.0]):
+        assert median.low <= sorted(truth)[1] <= median.high
+
+
+def test_bracket_texts_and_tests_against_a_threshold() -> None:
+    assert E(100.0, 500.0).text("×") == "100–500×"
+    assert E(0.0, 80.0).text("×") == "< 80×" and E(0.0, 80.0).below(100)
+    assert LOW(200.0).at_or_above(100) and not LOW(50.0).below(100)
+    assert not E(50.0, 300.0).at_or_above(100) and not E(50.0, 300.0).below(100)
+
+
 def test_ties_in_censored_medians_are_deterministic() -> None:
-    # equal values: an exact value ranks below a bound at the same value, whatever the order
     for values in ([E(2.0), LOW(2.0), E(1.0)], [LOW(2.0), E(2.0), E(1.0)]):
         assert m.spread_of(values).median == E(2.0)
 
@@ -69,9 +83,9 @@ def test_ties_in_censored_medians_are_deterministic() -> None:
 # ---------------------------------------------------------------- matched accuracy
 
 
-def test_cheapest_sampled_config_reaching_backprops_best_error() -> None:
+def test_the_rungs_around_backprops_best_error_bracket_the_speedup() -> None:
     records = [
-        sampled(25, 5e-2, 0.01),  # never reaches 1e-3
+        sampled(25, 5e-2, 0.01),  # never reaches 1e-3: the rung below
         sampled(50, 8e-4, 0.05),  # the cheapest that does
         sampled(100, 1e-5, 0.20),
         backprop(CURVE),
@@ -80,11 +94,20 @@ def test_cheapest_sampled_config_reaching_backprops_best_error() -> None:
     result = m.speedup_at_best(problem.baselines[0], problem.ladder)
     assert result.targets == [1e-3] and result.backprop_times == [5.0]
     assert result.chosen == ["aswim w=50"]
-    assert result.speedup.median == E(5.0 / 0.05)
+    assert result.speedup.median == E(5.0 / 0.05, 5.0 / 0.01)
+    assert "between aswim w=25 and aswim w=50" in result.refine()
     # energy: the run's average power over its metered fit × the 5 s to its best error
     record = records[-1]
-    expected = record["energy_kwh"] * 5.0 / record["fit_wall_time_s"] / records[1]["energy_kwh"]
-    assert result.energy_ratio.median.value == pytest.approx(expected)
+    spent = record["energy_kwh"] * 5.0 / record["fit_wall_time_s"]
+    assert result.energy_ratio.median.low == pytest.approx(spent / records[1]["energy_kwh"])
+    assert result.energy_ratio.median.high == pytest.approx(spent / records[0]["energy_kwh"])
+
+
+def test_one_rung_gives_only_a_bound() -> None:
+    problem = problem_of([sampled(500, 2e-9, 0.2), backprop(CURVE)])
+    result = m.speedup_at_best(problem.baselines[0], problem.ladder)
+    assert result.speedup.median == LOW(5.0 / 0.2)  # the lowest rung already reaches 1e-3
+    assert "cheaper than aswim w=500" in result.refine()
 
 
 def test_not_reached_by_backprop_is_a_lower_bound() -> None:
@@ -93,19 +116,18 @@ def test_not_reached_by_backprop_is_a_lower_bound() -> None:
     (baseline,) = problem.baselines
     times = m.time_to_error(baseline, 1e-5)
     assert times == [LOW(10.0), LOW(10.0)]  # the curves end at 10 s above 1e-5
-    row = m.ladder_data([problem]).iloc[0]
-    assert row["adam_speedup_kind"] == "at_least"
-    assert row["adam_speedup_median"] == pytest.approx(10.0 / 0.2)
-    cell = m.ladder_display(m.ladder_data([problem])).iloc[0, -1]
-    assert cell == "not reached within 10 s → ≥ 50×"
+    display, data = m.ladder_table([problem])
+    assert data.iloc[0]["adam_speedup_kind"] == "at_least"
+    assert data.iloc[0]["adam_speedup_median"] == pytest.approx(10.0 / 0.2)
+    assert display.iloc[0, -1] == "not reached within 10 s → ≥ 50×"
 
 
-def test_sampled_ladder_never_reaching_backprop_is_unreached() -> None:
+def test_sampled_ladder_never_reaching_backprop_bounds_the_speedup_above() -> None:
     problem = problem_of([sampled(25, 5e-2, 0.01), backprop(CURVE)])
     result = m.speedup_at_best(problem.baselines[0], problem.ladder)
-    assert result.speedup.median == UNREACHED and result.chosen == [""]
-    text = m.at_best_display(m.at_best_data([problem])).iloc[0]["speed-up"]
-    assert text == "not reached by sampled"
+    assert result.speedup.median == E(0.0, 5.0 / 0.01) and result.chosen == [""]
+    display, _ = m.at_best_table([problem])
+    assert display.iloc[0]["speed-up"] == "< 500×"
 
 
 def test_ties_between_sampled_configs() -> None:
@@ -129,21 +151,22 @@ def test_curve_ties_first_time_at_the_minimum() -> None:
     assert m.time_to_error(problem.baselines[0], 1e-3) == [E(3.0)]
 
 
-def test_spread_spans_both_sides_seeds() -> None:
-    records = [sampled(50, 8e-4, t, seed) for seed, t in enumerate((0.04, 0.05, 0.10))]
-    records.append(backprop(CURVE))
-    result = m.speedup_at_best(problem_of(records).baselines[0], problem_of(records).ladder)
-    spread = result.speedup
-    assert spread.median == E(5.0 / 0.05)
-    assert (spread.low, spread.high) == (E(5.0 / 0.10), E(5.0 / 0.04))
+def test_spread_spans_the_backprop_seeds() -> None:
+    fast = [(0.0, 1.0), (2.0, 1e-3), (10.0, 1e-3)]
+    records = [sampled(50, 8e-4, 0.05), backprop(CURVE, 0), backprop(fast, 1)]
+    records.append(backprop(CURVE, 2))
+    problem = problem_of(records)
+    spread = m.speedup_at_best(problem.baselines[0], problem.ladder).speedup
+    assert spread.median == LOW(5.0 / 0.05)
+    assert (spread.low, spread.high) == (E(2.0 / 0.05), E(math.inf))
 
 
-def test_equal_time_uses_configs_no_slower_than_backprop() -> None:
+def test_equal_time_brackets_with_the_rung_beyond_the_budget() -> None:
     records = [sampled(50, 1e-3, 1.0), sampled(800, 1e-7, 30.0), backprop(CURVE)]
     problem = problem_of(records)
     result = m.equal_time(problem.baselines[0], problem.ladder)
-    # budget 10 s: the width-800 config (30 s) does not count
-    assert result.chosen == ["aswim w=50"] and result.ratio.median == E(1e-3 / 1e-3)
+    # budget 10 s: the width-800 config (30 s) does not count, but bounds the ratio above
+    assert result.chosen == ["aswim w=50"] and result.ratio.median == E(1.0, 1e-3 / 1e-7)
 
 
 # ---------------------------------------------------------------- learning-rate search
@@ -179,23 +202,21 @@ def test_learning_rate_ties_go_to_the_smaller_lr() -> None:
 # ---------------------------------------------------------------- verdicts
 
 
-def spread(value: float, kind: str = "exact") -> m.Spread:
-    estimate = m.Estimate(value, kind)
-    return m.Spread(estimate, estimate, estimate, 3)
-
-
 FASTER = {c.key: c for c in v.claims()}["faster"]
 
 
 @pytest.mark.parametrize(
     ("vs_adam", "vs_best", "verdict"),
     [
-        (spread(500), spread(150), v.HOLDS),
-        (spread(500), spread(50), v.ONLY_ADAM),
-        (spread(80), spread(50), v.FAILS),
-        (spread(500), spread(200, "at_least"), v.HOLDS),  # a lower bound above the threshold
-        (None, spread(40, "at_least"), v.NOT_MEASURABLE),  # a lower bound below it
-        (spread(math.nan, "unreached"), spread(math.nan, "unreached"), v.NOT_MEASURABLE),
+        (E(500.0), E(150.0), v.HOLDS),
+        (E(500.0), E(50.0), v.ONLY_ADAM),
+        (E(80.0), E(50.0), v.FAILS),
+        (E(500.0), LOW(200.0), v.HOLDS),  # the lower end clears the threshold
+        (E(500.0), E(120.0, 900.0), v.HOLDS),
+        (None, E(0.0, 60.0), v.FAILS),  # the upper end is below it
+        (None, LOW(40.0), v.REFINE),  # only a lower bound below it
+        (E(50.0, 300.0), E(50.0, 300.0), v.REFINE),  # the bracket straddles it
+        (UNREACHED, UNREACHED, v.NOT_MEASURABLE),
         (None, None, v.NOT_MEASURABLE),
     ],
 )
@@ -204,11 +225,22 @@ def test_every_verdict_is_reachable(vs_adam, vs_best, verdict) -> None:
 
 
 def test_holds_needs_a_baseline_besides_the_papers_adam() -> None:
-    assert v.decide(FASTER, spread(500), spread(500), others=False)[0] == v.ONLY_ADAM
+    assert v.decide(FASTER, E(500.0), E(500.0), others=False)[0] == v.ONLY_ADAM
 
 
-def test_a_lower_bound_below_the_threshold_says_so() -> None:
-    assert v.decide(FASTER, None, spread(40, "at_least"))[1] == "only a lower bound: ≥ 40×"
+def test_a_straddling_bracket_names_the_configurations_to_add() -> None:
+    verdict, reason = v.decide(FASTER, None, LOW(40.0), refine="configurations cheaper than x")
+    assert verdict == v.REFINE
+    assert reason == "bracket ≥ 40× around 100×; add configurations cheaper than x"
+
+
+def test_the_best_baseline_is_the_minimum_over_baselines() -> None:
+    records = [sampled(25, 5e-2, 0.01), sampled(50, 8e-4, 0.05), backprop(CURVE)]
+    records.append(backprop([(0.0, 1.0), (1.0, 1e-3), (4.0, 1e-3)], method="lbfgs", lr=1.0))
+    problem = problem_of(records)
+    results = [m.speedup_at_best(b, problem.ladder) for b in problem.baselines]
+    # adam: [100, 500]; lbfgs: 1 s to 1e-3 → [20, 100]; the minimum lies in [20, 100]
+    assert m.lowest(results, "speedup") == E(20.0, 100.0)
 
 
 def by_claim(found: list[v.Verdict], system: str) -> dict[str, str]:
@@ -218,8 +250,17 @@ def by_claim(found: list[v.Verdict], system: str) -> dict[str, str]:
 def test_verdicts_on_synthetic_claims_runs() -> None:
     records = claims_records(("pendulum",), energy_method="rapl")
     found = by_claim(v.verdicts(m.problems_of(to_frame(records), records)), "pendulum")
-    # 455× vs Adam, 60.6× vs L-BFGS (the best baseline); sampled 43× more accurate at 20 s
     assert found == {"faster": v.ONLY_ADAM, "quality": v.HOLDS, "energy": v.HOLDS}
+
+
+def test_contended_runs_mark_the_verdicts() -> None:
+    records = claims_records(("pendulum",), energy_method="rapl")
+    for record in records:
+        record["contended"] = record["trainer"] == "sampled"
+    found = v.verdicts(m.problems_of(to_frame(records), records))
+    assert all(f.contended > 0 for f in found)
+    display, _ = v.verdict_table(found)
+    assert all(t.startswith("CONTENDED") for t in display["timings"])
 
 
 def test_estimated_energy_is_not_measured() -> None:
@@ -229,20 +270,20 @@ def test_estimated_energy_is_not_measured() -> None:
 
 
 def test_gpu_claim_appears_with_cuda_baselines() -> None:
-    records = [sampled(50, 8e-4, 0.05), backprop(CURVE, device="cuda")]
+    records = [sampled(25, 5e-2, 0.01), sampled(50, 8e-4, 0.05), backprop(CURVE, device="cuda")]
     records.append(backprop(CURVE, method="lbfgs", lr=1.0, device="cuda"))
     found = v.verdicts(m.problems_of(to_frame(records), records))
     gpu = [f for f in found if f.claim.key == "gpu"]
-    assert len(gpu) == 1 and gpu[0].verdict == v.HOLDS  # 100× ≥ 20× vs both
+    assert len(gpu) == 1 and gpu[0].verdict == v.HOLDS  # [100×, 500×] ≥ 20× vs both
     assert "adam (cuda)" in gpu[0].evidence
-    cpu_only = v.verdicts(m.problems_of(to_frame(records[:1]), records[:1]))
+    cpu_only = v.verdicts(m.problems_of(to_frame(records[:2]), records[:2]))
     assert not [f for f in cpu_only if f.claim.key == "gpu"]
 
 
 def test_only_the_papers_adam_holds_only_vs_it() -> None:
-    records = [sampled(50, 8e-4, 0.05), backprop(CURVE)]  # 100×, but Adam is all that ran
+    records = [sampled(25, 5e-2, 0.01), sampled(50, 8e-4, 0.05), backprop(CURVE)]
     found = by_claim(v.verdicts(m.problems_of(to_frame(records), records)), "spring")
-    assert found["faster"] == v.ONLY_ADAM
+    assert found["faster"] == v.ONLY_ADAM  # [100×, 500×], but Adam is all that ran
 
 
 def test_missing_energy_is_not_measurable_with_its_reason() -> None:
@@ -252,15 +293,15 @@ def test_missing_energy_is_not_measurable_with_its_reason() -> None:
     found = v.verdicts(m.problems_of(to_frame(records), records))
     (energy,) = [f for f in found if f.claim.key == "energy"]
     assert energy.verdict == v.NOT_MEASURABLE and "energy reading is missing" in energy.reason
-    table = m.at_best_display(m.at_best_data(m.problems_of(to_frame(records), records)))
-    assert set(table["energy ratio"]) == {"no energy reading"}
+    display, _ = m.at_best_table(m.problems_of(to_frame(records), records))
+    assert set(display["energy ratio"]) == {"no energy reading"}
 
 
 def test_thresholds_are_rendered_from_their_declaration() -> None:
     table = v.threshold_rows(v.Thresholds(speedup=300.0))
     assert "speed-up ≥ 300×" in set(table["threshold"])
     assert set(v.rule_rows()["verdict"]) == {
-        v.HOLDS, v.ONLY_ADAM, v.FAILS, v.NOT_MEASURABLE, v.ESTIMATED
+        v.HOLDS, v.ONLY_ADAM, v.FAILS, v.REFINE, v.NOT_MEASURABLE, v.ESTIMATED
     }  # fmt: skip
 
 
@@ -282,8 +323,10 @@ def test_claims_check_is_the_first_section(tmp_path: Path) -> None:
     build_report(records, tmp_path, extra=extra)
     markdown = (tmp_path / "report.md").read_text()
     assert sections(markdown)[:2] == ["Claims check", "Claims experiments"]
-    holds_only = ["spring", "100 times faster", "holds only vs the paper's Adam"]
-    assert holds_only in verdict_cells(markdown)
+    (faster,) = [r[2] for r in verdict_cells(markdown) if r[:2] == ["spring", "100 times faster"]]
+    # 455–909× vs Adam; vs L-BFGS 60.6–182× straddles 100×: the verdict says where to refine
+    assert faster.startswith("holds only vs the paper's Adam (vs the best baseline the bracket")
+    assert "add configurations between aswim w=100 and aswim w=200" in faster
     html = (tmp_path / "report.html").read_text()
     assert re.findall(r"<h2>(.*?)</h2>", html)[:2] == ["Claims check", "Claims experiments"]
     thresholds = pd.read_csv(tmp_path / "tables" / "claims_thresholds.csv")
@@ -309,7 +352,7 @@ def test_overrides_go_to_one_side_or_both() -> None:
     assert sides["sampled"] == ["system=spring", "hidden_width=8"]
     assert sides["backprop"] == ["system=spring", "trainer.lr=1e-3", "hardware=cuda"]
     assert [p.name for p in claims.select(True, ["backprop"])] == [
-        "claims_adam", "claims_adam_tuned", "claims_lbfgs"
+        "claims_adam", "claims_adam_tuned", "claims_lbfgs", "claims_converged"
     ]  # fmt: skip
     with pytest.raises(ValueError, match="unknown claims part"):
         claims.select(True, ["nope"])
@@ -331,7 +374,7 @@ def test_tiny_claims_run_end_to_end(tmp_path: Path) -> None:
     tiny = [
         "system=spring", "train_points=200", "test_points=100", "evaluation.rollouts=1",
         "evaluation.horizon=0.5", "evaluation.dt=0.05", "progress=false",
-        "sampled:hidden_width=8,64", "sampled:seed=0,1",
+        "timing.min_total_s=0", "sampled:hidden_width=8,64", "sampled:seed=0,1",
         "backprop:hidden_width=16", "backprop:seed=0", "backprop:adam_steps=60",
         "backprop:adam_max_seconds=null", "backprop:trainer.eval_every=10",
         "backprop:trainer.lr=1e-3,1e-2",
@@ -351,10 +394,25 @@ def test_tiny_claims_run_end_to_end(tmp_path: Path) -> None:
     assert len(list((out / "claims_sampled_lite").glob("*/record.json"))) == 4
     assert len(list((out / "claims_adam_lite").glob("*/record.json"))) == 2
     markdown = (out / "report" / "report.md").read_text()
-    assert sections(markdown)[:2] == ["Claims check", "Claims experiments"]
+    # the contention banner opens the report only when a run shared the machine
+    opening = [s for s in sections(markdown) if s != "Timing caveat: contended runs"]
+    assert opening[:2] == ["Claims check", "Claims experiments"]
     verdicts = pd.read_csv(out / "report" / "tables" / "claims_verdicts.csv")
     assert list(verdicts["system"]) == ["spring"] * 3
-    allowed = {v.HOLDS, v.ONLY_ADAM, v.FAILS, v.NOT_MEASURABLE, v.ESTIMATED}
+    allowed = {v.HOLDS, v.ONLY_ADAM, v.FAILS, v.REFINE, v.NOT_MEASURABLE, v.ESTIMATED}
     assert set(verdicts["verdict"]) <= allowed
+    assert verdicts["timings"].str.match(r"clean$|CONTENDED \(\d+ run").all()
     search = pd.read_csv(out / "report" / "tables" / "lr_search.csv")
     assert list(search["configs"]) == [2] and list(search["tuning_runs"]) == [1]
+
+
+def test_the_regime_says_converged_capped_or_budget() -> None:
+    def regime(**fields) -> str:
+        records = [sampled(50, 8e-4, 0.05), backprop(CURVE, 0, **fields)]
+        records.append(backprop(CURVE, 1, **fields))
+        return m.regime(problem_of(records).baselines[0])
+
+    assert regime(converged=True, stopped_by="plateau") == "at convergence (plateau)"
+    assert regime(converged=False, stopped_by="steps") == "capped at 30 steps (0/2 converged)"
+    assert regime(converged=False, stopped_by="max_seconds") == "within a budget of 10 s"
+    assert regime() == "within a budget of 10 s"  # records from before the plateau rule

@@ -8,6 +8,7 @@ from hnnbench.data import (
     make_dataset,
     make_outside_set,
     rollout_initial_states,
+    rollout_states,
     sample_shell,
     scaled_box,
 )
@@ -70,6 +71,41 @@ def test_rollout_initial_states_stay_in_domain(name):
 def test_rollout_rejects_bad_horizon():
     with pytest.raises(ValueError, match="horizon=0"):
         rollout_initial_states(systems.get("spring"), 2, horizon=0, eval_seed=0)
+
+
+def test_henon_heiles_rollouts_start_on_bounded_energy_shells_below_the_escape_energy():
+    system = systems.get("henon_heiles")
+    x0, rule = rollout_states(system, 8, horizon=5.0, eval_seed=3, rule="auto")
+    again, _ = rollout_states(system, 8, horizon=5.0, eval_seed=3, rule="auto")
+    np.testing.assert_array_equal(x0, again)
+    energies = system.H(x0)
+    assert rule == "shells"
+    np.testing.assert_allclose(energies, np.tile([0.25, 0.5, 0.75, 0.9], 2) / 6, rtol=1e-9)
+    assert len({tuple(np.round(x / np.linalg.norm(x), 6)) for x in x0}) == 8  # 8 directions
+    # each is the FIRST point of its ray from the origin at that energy: it lies on the well
+    along = np.linspace(0, 1, 200, endpoint=False)[:, None, None] * x0  # (200, 8, 4)
+    assert np.all(system.H(along.reshape(-1, 4)).reshape(200, 8) < energies)
+    # bounded for ever: long true orbits stay inside the escape triangle (|q_i| <= 1)
+    states = true_trajectories(system, x0, np.linspace(0, 200.0, 2001))
+    assert np.max(np.abs(states[..., :2])) < 1
+    np.testing.assert_allclose(system.H(states.reshape(-1, 4)), np.tile(energies, 2001), atol=1e-8)
+
+
+def test_the_box_rule_stays_selectable_and_auto_picks_box_without_a_well_inside_the_domain():
+    hh = systems.get("henon_heiles")
+    x0, rule = rollout_states(hh, 3, horizon=2.0, eval_seed=3, rule="box")
+    assert rule == "box"
+    np.testing.assert_array_equal(x0, rollout_initial_states(hh, 3, horizon=2.0, eval_seed=3))
+    for system in (
+        systems.get("pendulum"),  # no escape energy
+        systems.get("henon_heiles", alpha=0.0),  # uncoupled oscillators: none either
+        systems.get("henon_heiles", alpha=0.1),  # saddles at distance 10, beyond [-5, 5]
+    ):
+        assert rollout_states(system, 2, horizon=1.0, eval_seed=0, rule="auto")[1] == "box"
+    half = systems.get("henon_heiles", alpha=0.5)  # escape energy 2/3, saddles at distance 2
+    x0, rule = rollout_states(half, 4, horizon=1.0, eval_seed=0, rule="auto")
+    assert rule == "shells"
+    np.testing.assert_allclose(half.H(x0), [1 / 6, 1 / 3, 1 / 2, 0.6], rtol=1e-9)
 
 
 @pytest.mark.parametrize(("dim", "scale"), [(2, 1.25), (2, 1.02), (8, 1.25), (128, 1.25)])

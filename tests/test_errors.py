@@ -109,6 +109,28 @@ CHECK_CASES = [
     (["evaluation.horizon=-1"], r"^evaluation\.horizon=-1 must be > 0$"),
     (["evaluation.dt=0"], r"^evaluation\.dt=0 must be > 0$"),
     (["evaluation.integrator=euler"], r"^unknown evaluation\.integrator 'euler'; allowed: "),
+    # rollout initial states and divergence (data.rollout_states, evaluate.rollout_metrics)
+    (
+        ["evaluation.initial_states=sphere"],
+        r"^unknown evaluation\.initial_states 'sphere'; allowed: \['auto', 'box', 'shells'\]$",
+    ),
+    (
+        ["evaluation.shell_fractions=[0.5,1.2]"],
+        r"^evaluation\.shell_fractions entry=1\.2 must be in \(0, 1\)$",
+    ),
+    (["evaluation.shell_fractions=[]"], r"^evaluation\.shell_fractions=\[\] must be a non-empty"),
+    (["evaluation.shell_fractions=0.5"], r"^evaluation\.shell_fractions=0\.5 must be a non-empty"),
+    (["evaluation.divergence_scale=1"], r"^evaluation\.divergence_scale=1 must be > 1$"),
+    (
+        ["system=spring", "evaluation.initial_states=shells"],
+        r"^evaluation\.initial_states=shells: Spring\(m=1, k=1\) has no escape energy; "
+        r"allowed here: auto, box$",
+    ),
+    (
+        ["system=henon_heiles", "system.alpha=0.1", "evaluation.initial_states=shells"],
+        r"^evaluation\.initial_states=shells: HenonHeiles\(alpha=0\.1\) has its well at "
+        r"H = 15 reaching beyond the domain; allowed here: auto, box$",
+    ),
     (["energy.enabled=maybe"], r"^energy\.enabled='maybe' must be true or false$"),
     (["save_model=1"], r"^save_model=1 must be true or false$"),
     (["name=a/b"], r"^name='a/b' must be a folder name \(text without '/'\)$"),

@@ -116,3 +116,66 @@ def test_boundary_time_is_short_for_a_model_that_is_wrong_outside():
     )
     assert metrics["valid_prediction_time"] == pytest.approx(4.0)  # inner orbits never leave
     assert metrics["boundary_valid_prediction_time"] < 2.0
+
+
+class Exploding(FieldOnly):
+    """The spring's exact field inside the radius ``r``; outside it, ``outside(x)``."""
+
+    def __init__(self, outside, r: float = 0.5) -> None:
+        self.outside, self.r = outside, r
+
+    def predict_vector_field(self, x):
+        exact = systems.get("spring").vector_field(x)
+        far = np.linalg.norm(x, axis=1, keepdims=True) > self.r
+        with np.errstate(all="ignore"):
+            return np.where(far, self.outside(x), exact)
+
+
+@pytest.mark.parametrize(
+    "outside",
+    [
+        lambda x: 5.0 * x,  # grows as e^{5t}: leaves the bound (the box × 2) within ≈ 0.3
+        lambda x: np.full_like(x, np.nan),  # not finite after one step
+    ],
+    ids=["leaves_the_bound", "not_finite"],
+)
+def test_diverged_rollouts_are_flagged_counted_and_left_out_of_the_error_summaries(outside):
+    spring = systems.get("spring")
+    # radius 0.2 and 0.3: exact (the spring keeps its radius); 0.8 and 0.9: the model's field
+    x0 = np.array([[0.2, 0.0], [0.0, 0.3], [0.8, 0.0], [0.0, 0.9]])
+    bound = np.array([[-2.0, 2.0], [-2.0, 2.0]])
+    settings = RolloutSettings(x0, 2.0, 0.01, threshold=0.1, bound=bound)
+    metrics = rollout_metrics(Exploding(outside), spring, settings)
+    assert metrics["rollout_diverged_flags"] == [False, False, True, True]
+    assert metrics["rollout_diverged"] == 2 and metrics["rollout_count"] == 4
+    at = metrics["rollout_diverged_at"]
+    assert at[:2] == [None, None] and 0 < at[2] < 0.5 and 0 < at[3] < 0.5
+    # the two that kept the exact field under the same integrator: error 0, drift of RK4 only
+    assert metrics["rollout_final_errors"] == [0.0, 0.0, None, None]
+    assert metrics["rollout_rel_error_final"] == 0.0 and metrics["rollout_rel_error_mean"] == 0.0
+    assert 0 <= metrics["energy_drift"] < 1e-8
+    assert metrics["rollout_rel_error_curve"] == [0.0] * len(metrics["rollout_times"])
+    # valid time: every rollout's (a diverged one's no later than it diverged), median of four
+    valid = metrics["rollout_valid_times"]
+    assert valid[:2] == [2.0, 2.0] and valid[2] <= at[2] and valid[3] <= at[3]
+    assert metrics["valid_prediction_time"] == pytest.approx(np.median(valid))
+
+
+def test_every_rollout_diverged_leaves_the_error_summaries_null_not_a_number():
+    spring = systems.get("spring")
+    x0 = np.array([[0.8, 0.0], [0.0, 0.9]])
+    model = Exploding(lambda x: np.full_like(x, np.inf))
+    metrics = rollout_metrics(model, spring, RolloutSettings(x0, 1.0, 0.1))
+    assert metrics["rollout_diverged"] == 2
+    for name in ("rollout_rel_error_final", "rollout_rel_error_mean", "energy_drift"):
+        assert metrics[name] is None
+    assert metrics["rollout_rel_error_curve"] is None and metrics["energy_drift_curve"] is None
+    assert metrics["valid_prediction_time"] == pytest.approx(0.1)  # off at the first step
+
+
+def test_without_a_bound_only_non_finite_states_diverge():
+    spring = systems.get("spring")
+    x0 = np.array([[0.8, 0.0]])
+    metrics = rollout_metrics(Exploding(lambda x: 5.0 * x), spring, RolloutSettings(x0, 1.0, 0.1))
+    assert metrics["rollout_diverged"] == 0  # e^5 ≈ 150 × the start: far, but finite
+    assert metrics["rollout_rel_error_final"] > 10

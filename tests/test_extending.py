@@ -1,23 +1,34 @@
-"""The README's "Adding a trainer" example, run exactly as written, from outside the checkout."""
+"""The docs' "Adding a trainer" example, run exactly as shown, from outside the checkout.
+
+The page (docs/extending.md) includes the example's files from docs/examples/extending/ at build
+time, so what a reader sees is what this test copies and runs.
+"""
 
 import json
-import re
 from pathlib import Path
 
 from conftest import ROOT, run_hnnbench
 from hnnbench.record import find_records
 
-
-def readme_files() -> dict[str, str]:
-    """Fenced blocks of the README's "Adding a trainer" section whose first line names a file."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Adding a trainer", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```\w*\n# (\S+)\n(.*?)```", section, flags=re.S)
-    return {name: body for name, body in blocks}
+EXAMPLE = ROOT / "docs" / "examples" / "extending"
+PAGE = ROOT / "docs" / "extending.md"
 
 
-def test_readme_trainer_example_runs_and_nulls_the_h_metrics(tmp_path, tiny_args, monkeypatch):
-    files = readme_files()
+def example_files() -> dict[str, str]:
+    """The example's files by their path inside the example folder."""
+    files = sorted(p for p in EXAMPLE.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return {p.relative_to(EXAMPLE).as_posix(): p.read_text() for p in files}
+
+
+def test_the_page_shows_every_example_file():
+    page = PAGE.read_text()
+    for name in example_files():
+        assert f'--8<-- "docs/examples/extending/{name}"' in page, name
+        assert f'title="{name}"' in page, name
+
+
+def test_docs_trainer_example_runs_and_nulls_the_h_metrics(tmp_path, tiny_args, monkeypatch):
+    files = example_files()
     assert set(files) == {"my_trainers.py", "my_conf/trainer/linear.yaml"}
     for name, body in files.items():
         path = tmp_path / name

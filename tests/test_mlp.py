@@ -114,7 +114,7 @@ def test_adam_mlp_starts_from_adams_hidden_layer_and_learns(pendulum_data):
     start_hnn, start_mlp = adam._init_network(2), mlp._init_network(2)
     assert isinstance(start_mlp, VectorFieldNet)
     torch.testing.assert_close(start_hnn.hidden.weight, start_mlp.hidden.weight, rtol=0, atol=0)
-    with torch_threads(1):  # shared cores stall OpenMP threads (README, claims)
+    with torch_threads(1):  # shared cores stall OpenMP threads (docs/methodology.md, timing rules)
         net = mlp.fit(pendulum_data)
     curve = [point["test_xdot_rel_l2"] for point in mlp.learning_curve_]
     assert isinstance(net, VectorFieldNet) and mlp.method == "adam_mlp"

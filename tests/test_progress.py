@@ -16,7 +16,6 @@ from hnnbench.progress import (
     Journal,
     StatusLine,
     duration,
-    estimate_left,
     fit,
     line,
     parse_journal,
@@ -30,13 +29,6 @@ from hnnbench.progress import (
 )
 def test_duration(seconds: float, text: str) -> None:
     assert duration(seconds) == text
-
-
-def test_estimate_left_is_the_mean_times_the_runs_left_less_the_current_runs_time() -> None:
-    assert estimate_left(10.0, 3) == 30.0
-    assert estimate_left(10.0, 3, current=4.0) == 26.0
-    assert estimate_left(10.0, 3, current=15.0) == 20.0  # the current run is over its mean
-    assert estimate_left(10.0, 0) == 0.0
 
 
 def test_line_format() -> None:
@@ -72,6 +64,48 @@ def test_journal_state_counts_skipped_runs_as_done_but_not_in_the_mean() -> None
     state.apply({"event": "end", "job": 3, "status": "ok", "seconds": 5.0, "time": 135.1})
     assert state.line(135.1) == "[runs done 4/5] | elapsed 35s | ~12s left"
     assert parse_journal(events({"event": "start", "job": 0, "time": 1.0})) is None
+
+
+def test_the_estimate_is_per_kind_so_a_backprop_run_is_not_priced_as_a_sampled_one() -> None:
+    """Bench's case: fast sampled fits, then 20-s Adam runs; the mean of all runs undercounts."""
+    kinds = ["aswim", "aswim", "adam", "adam", "adam"]
+    journal = events(
+        {"event": "sweep", "total": 5, "time": 0.0, "kinds": kinds, "caps": {}},
+        {"event": "start", "job": 0, "run": "trainer=aswim seed=0", "time": 0.0},
+        {"event": "end", "job": 0, "status": "ok", "seconds": 2.0, "time": 2.0},
+        {"event": "start", "job": 1, "run": "trainer=aswim seed=1", "time": 2.0},
+        {"event": "end", "job": 1, "status": "ok", "seconds": 2.0, "time": 4.0},
+        {"event": "start", "job": 2, "run": "trainer=adam seed=0", "time": 4.0},
+    )
+    state = parse_journal(journal)
+    assert state is not None
+    # Adam not timed yet and no cap: guessed from the mean run (2 s), and the line says so
+    assert state.estimate(5.0) == (pytest.approx(5.0), ["adam"])  # 1 s + 2 s + 2 s
+    assert state.line(5.0).endswith("| elapsed 5s | ~5s left (adam not timed yet)")
+    state.apply({"event": "end", "job": 2, "status": "ok", "seconds": 20.0, "time": 24.0})
+    # two Adam runs left at Adam's 20 s each, not at the 8 s mean of all three runs
+    assert state.estimate(24.0) == (pytest.approx(40.0), [])
+    assert state.line(24.0) == "[runs done 3/5] | elapsed 24s | ~40s left"
+
+
+def test_a_kind_not_timed_yet_is_guessed_from_its_time_cap() -> None:
+    journal = events(
+        {
+            "event": "sweep",
+            "total": 3,
+            "time": 0.0,
+            "kinds": ["elm", "lbfgs", "lbfgs"],
+            "caps": {"lbfgs": 30},
+        },  # fmt: skip
+        {"event": "start", "job": 0, "run": "", "time": 0.0},
+    )
+    state = parse_journal(journal)
+    assert state is not None
+    assert state.estimate(1.0) == (None, [])  # elm: nothing known yet
+    state.apply({"event": "end", "job": 0, "status": "ok", "seconds": 1.0, "time": 1.0})
+    assert state.estimate(1.0) == (pytest.approx(60.0), ["lbfgs"])
+    state.apply({"event": "start", "job": 1, "run": "", "time": 1.0})
+    assert state.left(11.0) == pytest.approx(50.0)  # 20 s to its cap, then 30 s
 
 
 def test_journal_file_is_shared_and_falls_back_to_memory(tmp_path: Path) -> None:
@@ -134,6 +168,20 @@ def test_a_sweep_prints_one_line_per_run_and_counts_a_resumed_run_as_done(
     again = run_hnnbench(args, tmp_path)  # every record exists: all three are skipped
     assert again.returncode == 0, again.stderr
     assert re.search(r"^\[sweep\] 3/3 runs done in \d+s \(3 skipped\)$", again.stderr, re.M)
+
+
+def test_a_mixed_sweep_journals_each_jobs_kind_and_the_backprop_time_cap(
+    tmp_path: Path, tiny_args: list[str]
+) -> None:
+    args = ["-m", "system=spring", "trainer=aswim,adam", "adam_max_seconds=7", *tiny_args]
+    result = run_hnnbench(args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    (journal,) = (tmp_path / "results" / "t" / "hydra").glob("*/progress.jsonl")
+    sweep = json.loads(journal.read_text().splitlines()[0])
+    assert (sweep["kinds"], sweep["caps"]) == (["aswim", "adam"], {"adam": 7.0})
+    progress = [text for text in result.stderr.splitlines() if text.startswith("[run 2/2]")]
+    assert re.fullmatch(r"\[run 2/2\] trainer=adam \| elapsed \d+s \| ~[67]s left "
+                        r"\(adam not timed yet\)", progress[0]), progress  # fmt: skip
 
 
 FAKE_SWEEP = """

@@ -79,6 +79,10 @@ COMMON = {
     "evaluation.horizon": (floats(0.05, 0.2), ["0", "-1"]),
     "evaluation.dt": (floats(0.02, 0.1), ["0", "x"]),
     "evaluation.threshold": (floats(0.01, 1), ["0", "-0.5"]),
+    # shells only where the system has an escape energy: a bad value elsewhere, so not drawn
+    "evaluation.initial_states": (st.sampled_from(["auto", "box"]), ["sphere", "1"]),
+    "evaluation.shell_fractions": (st.sampled_from(["[0.5]", "[0.2,0.9]"]), ["[1.5]", "[]", "0.5"]),
+    "evaluation.divergence_scale": (floats(1.5, 4), ["1", "0.5", "abc"]),
 }
 SAMPLED_KNOBS = {
     "trainer.solver": (st.sampled_from(["qr_ridge", "qr_svd", "gelsd", "normal"]), ["magic"]),
@@ -165,5 +169,8 @@ def test_rejected_before_any_work_or_a_complete_record(
     assert record is not None and set(FIELDS) <= set(record), overrides
     assert record["schema_version"] == SCHEMA_VERSION and record["status"] in COMPLETE
     if record["status"] == "ok":
-        for metric in ("test_xdot_rel_l2", "rollout_rel_error_final", "valid_prediction_time"):
+        for metric in ("test_xdot_rel_l2", "valid_prediction_time", "rollout_diverged"):
             assert record[metric] is not None, (metric, overrides)
+        # the rollout error is a number unless every rollout diverged
+        all_diverged = record["rollout_diverged"] == record["rollout"]["rollout_count"]
+        assert (record["rollout_rel_error_final"] is None) == all_diverged, overrides

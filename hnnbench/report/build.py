@@ -27,6 +27,7 @@ from hnnbench.report import (
     compare,
     figures,
     matched,
+    measurement,
     standard_tasks,
     tables,
     verdicts,
@@ -360,7 +361,10 @@ def commands(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], report_d
 
 
 def provenance_section(
-    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], results_dir: str
+    frame: pd.DataFrame,
+    records: Sequence[Mapping[str, Any]],
+    results_dir: str,
+    machine: Mapping[str, Any] | None = None,
 ) -> Section:
     started = [r.get("started_at") for r in records if r.get("started_at")]
     finished = [r.get("finished_at") for r in records if r.get("finished_at")]
@@ -376,6 +380,7 @@ def provenance_section(
         blocks.append(Note(ESTIMATED_CAVEAT.format(count=estimated)))
     env = environment_table(frame, records)
     blocks.append(Table("environment", "Hardware and versions", env))
+    blocks += measurement.machine_blocks(machine)
     blocks.append(Para("Commands that regenerate these records and this report:"))
     blocks.append(Code(commands(frame, records, results_dir)))
     return Section("Provenance", blocks)
@@ -391,9 +396,11 @@ def build_sections(
     results_dir: str,
     bad: Sequence[BadRecord] = (),
     fidelity_lines: Sequence[str] = (),
-) -> tuple[list[Section], list[Section]]:
-    """(all report sections, the claims check first; the paper-comparison sections alone).
-    ``fidelity_lines``: further items of the paper's fidelity summary."""
+    machine: Mapping[str, Any] | None = None,
+) -> tuple[list[Section], list[Section], list[Section]]:
+    """(the opening sections: a contention banner when any timed run shared the machine, then
+    the claims check; the rest; the paper-comparison sections alone). ``fidelity_lines``:
+    further items of the paper's fidelity summary; ``machine``: the saved machine check."""
     cuts = {name: e.cuts for name, e in EXPERIMENTS.items()}
     adam_line = adam_curve.fidelity_line(records)
     lines = [*fidelity_lines, adam_line] if adam_line else list(fidelity_lines)
@@ -411,8 +418,9 @@ def build_sections(
         prior_section(frame, out_dir),
         standard_tasks.section(records),
     )
+    banner = measurement.contention_section(frame, list(records))
+    opening = [banner, claims] if banner is not None else [claims]
     sections = [
-        claims,
         overview(frame, results_dir, bad),
         summary_section(frame),
         matched_accuracy,
@@ -420,9 +428,9 @@ def build_sections(
         failed_section(frame),
         *paper,
         *figure_sections(frame, records, out_dir),
-        provenance_section(frame, records, results_dir),
+        provenance_section(frame, records, results_dir, machine),
     ]
-    return sections, paper
+    return opening, sections, paper
 
 
 def build_report(
@@ -433,18 +441,22 @@ def build_report(
     extra: Sequence[Section] = (),
     bad: Sequence[BadRecord] = (),
     fidelity_lines: Sequence[str] = (),
+    machine: Mapping[str, Any] | None = None,
 ) -> ReportFiles:
     """Write the whole report for ``records`` into ``out_dir``; raises ValueError when empty.
 
     ``bad``: unreadable record files (``scan_records``), named in the Overview.
     ``fidelity_lines``: further items of paper.md's fidelity summary (e.g. the Adam curve check).
+    ``machine``: the machine check (``hnnbench doctor``) saved before the runs, if any.
     """
     if not records:
         raise ValueError("no run records to report on")
     out = Path(out_dir)
     frame = to_frame(records)
-    sections, paper = build_sections(frame, records, out, results_dir, bad, fidelity_lines)
-    sections = [sections[0], *extra, *sections[1:]]  # the claims check stays first
+    opening, rest, paper = build_sections(
+        frame, records, out, results_dir, bad, fidelity_lines, machine
+    )
+    sections = [*opening, *extra, *rest]  # the banner and the claims check stay first
     files = write_tables(sections, out / "tables")
     files += write_document(title, sections, out, "report")
     if paper:

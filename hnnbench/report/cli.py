@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from hnnbench import doctor
 from hnnbench.record import scan_records, warn_bad
 from hnnbench.report.build import build_report
 
@@ -45,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {why}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else folder / "report"
-    report = build_report(records, out, results_dir=str(folder), title=args.title, bad=bad)
+    machine = doctor.load(folder / doctor.DOCTOR_FILE)  # saved by `make bench` before its runs
+    report = build_report(
+        records, out, results_dir=str(folder), title=args.title, bad=bad, machine=machine
+    )
     skipped = f" ({len(bad)} unreadable, skipped)" if bad else ""
     print(f"{len(records)} records{skipped} → {out / 'report.md'}, {out / 'report.html'}")
     print(f"{len(report.files)} files written under {out}")

@@ -530,19 +530,20 @@ def claims_error_vs_time(problems: Sequence[Problem], folder: Path, stem: str) -
 
 
 def _draw_spreads(ax, x: list[float], spreads: list, colour_: str, label: str, star: bool) -> None:
-    """Medians with min–max bars; lower bounds as open markers with an upward arrow."""
+    """Median brackets as markers at their lower end with a bar to their upper end; an open
+    marker with an upward arrow where the upper end is unbounded."""
     for xi, spread in zip(x, spreads, strict=True):
         if spread is None or spread.median.kind == "unreached":
             continue
-        y = spread.median.value
-        low = spread.low.value if spread.low.kind != "unreached" else y
-        high = spread.high.value
-        bound = spread.median.kind == "at_least"
+        low, high = spread.median.low, spread.median.high
+        y = low if low > 0 else high
+        unbounded = not np.isfinite(high)
         marker = "*" if star else "o"
-        ax.errorbar([xi], [y], yerr=[[max(y - low, 0)], [max(high - y, 0)]], fmt=marker,
+        top = max(high - y, 0) if np.isfinite(high) else 0
+        ax.errorbar([xi], [y], yerr=[[0], [top]], fmt=marker,
                     ms=10 if star else 5, capsize=2, color=colour_,
-                    mfc="none" if bound else colour_, label=label)  # fmt: skip
-        if bound:
+                    mfc="none" if unbounded else colour_, label=label)  # fmt: skip
+        if unbounded:
             ax.annotate("", xy=(xi, y * 2.5), xytext=(xi, y),
                         arrowprops={"arrowstyle": "->", "color": colour_})  # fmt: skip
 
@@ -562,7 +563,7 @@ def claims_speedup(
             tone = colour(baseline.method)
             errors = problem.ladder["error_median"].tolist()
             spreads = [
-                matched.speedups_to_error(matched.time_to_error(baseline, e), config).spread
+                matched.speedups_to_error(matched.time_to_error(baseline, e), config)
                 for e, (_, config) in zip(errors, problem.ladder.iterrows(), strict=True)
             ]
             _draw_spreads(ax, errors, spreads, tone, baseline.label, star=False)
@@ -575,9 +576,10 @@ def claims_speedup(
                ylabel="speed-up (backprop time / sampled time)")  # fmt: skip
         tidy(ax, title)
     caption = (
-        "Speed-up at matched accuracy per system (median, min–max bars): stars at backprop's "
-        "best error, circles at each sampled configuration's error; open circles with arrows "
-        "are lower bounds (backprop did not reach that error within its budget)"
+        "Speed-up at matched accuracy per system (median bracket over seeds: marker at its lower "
+        "end, bar to its upper end): stars at backprop's best error, circles at each sampled "
+        "configuration's error; open markers with arrows have no upper end (the cheapest rung "
+        "already reaches backprop's error, or backprop never reached the rung's)"
     )
     return save(fig, folder, stem, caption)
 

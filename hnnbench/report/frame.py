@@ -15,6 +15,7 @@ records written before it: True when the run has an H error), None when unknown 
 ``data_source``, ``dt_obs``, ``state_noise_std`` and ``correction``: where the
 training data came from (records before them: derivatives); a run learned from snapshots or
 trajectories names them in its case, so sources, steps, noise and corrections are never pooled.
+A run whose valid time is at another threshold than the default τ = 0.1 names it in its case.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from hnnbench.data import TASK_SOURCES
+from hnnbench.evaluate import DEFAULT_THRESHOLD
 from hnnbench.metrics import METRICS
 from hnnbench.report.experiments import claims_group, paper_experiment
 
@@ -138,6 +140,8 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     row["case"] = f"{row['params']}; {format_domain(domain)}"
     row["group"] = group_of(record.get("name"))
     row["energy_method"] = record.get("energy_method")
+    # the timed fit shared the machine (timing.py's rule); None: not recorded (schema < 3)
+    row["contended"] = record.get("contended")
     row["status"] = row["status"] or "unknown"
     row["trainer"] = trainer_kind(record)
     row["hamiltonian"] = has_hamiltonian(record)
@@ -152,6 +156,9 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     if row["noise_std"] > 0:
         row["case"] += f"; noise {row['noise_std']:g}{' rel.' if row['noise_relative'] else ''}"
     row.update(data_columns(record))
+    threshold = rollout_threshold(record)
+    if threshold != DEFAULT_THRESHOLD:  # valid times at another threshold are another metric
+        row["case"] += f"; valid time at τ={threshold:g}"
     if row["data_source"] in TASK_SOURCES:  # a standard HNN task: its protocol is the case
         row["case"] += f"; {record.get('task')} task"
     elif row["data_source"] != "derivatives":
@@ -160,6 +167,13 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
             row["case"] += f"; state noise {row['state_noise_std']:g}"
         row["case"] += f"; correction {row['correction']}"
     return row
+
+
+def rollout_threshold(record: Mapping[str, Any]) -> float:
+    """The run's valid-time threshold ``evaluation.threshold`` (the default when unknown)."""
+    evaluation = (record.get("config") or {}).get("evaluation") or {}
+    threshold = as_float(evaluation.get("threshold"))
+    return threshold if math.isfinite(threshold) else DEFAULT_THRESHOLD
 
 
 def data_columns(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -45,46 +45,79 @@ CONFIG = ["method", "device", "hidden_width", "lr", "setup"]
 PAPER_METHOD = "adam"  # the paper's protocol
 ERROR = "test_H_rel_l2"  # the error both sides are matched on unless a caller names another
 
-Kind = Literal["exact", "at_least", "unreached"]
-_KIND_ORDER = {"unreached": 0, "exact": 1, "at_least": 2}
+Kind = Literal["exact", "at_least", "at_most", "bracket", "unreached"]
 
 
-# ---------------------------------------------------------------- censored numbers
+# ---------------------------------------------------------------- brackets
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A number that is exact, only a lower bound (``at_least``), or missing because a target
-    was never reached (``unreached``, value NaN). Larger is better for sampling wherever
-    estimates are ranked; an unreached one ranks lowest."""
+    """A quantity known to lie in [low, high]: exact when the two are equal, a lower bound when
+    high is inf (``at_least``), an upper bound when low is 0 (``at_most``), missing when nothing
+    was measured (``unreached``: NaN). Ratios built from a discrete ladder are brackets: the rung
+    that reaches a target gives one end, the rung below it (which does not) the other."""
 
-    value: float
-    kind: Kind = "exact"
+    low: float
+    high: float = math.nan  # NaN: the same as low (an exact value)
 
-    def sort_key(self) -> tuple[float, int]:
-        value = -math.inf if self.kind == "unreached" else self.value
-        return value, _KIND_ORDER[self.kind]
+    def __post_init__(self) -> None:
+        if math.isnan(self.high):
+            object.__setattr__(self, "high", self.low)
+
+    @classmethod
+    def at_least(cls, value: float) -> Estimate:
+        return cls(value, math.inf)
+
+    @property
+    def value(self) -> float:
+        """The end a verdict may rely on: the lower one."""
+        return self.low
+
+    @property
+    def kind(self) -> Kind:
+        if math.isnan(self.low):
+            return "unreached"
+        if self.low == self.high:
+            return "exact"
+        if math.isinf(self.high):
+            return "at_least"
+        return "at_most" if self.low == 0 else "bracket"
+
+    def sort_key(self) -> tuple[float, float]:
+        if self.kind == "unreached":
+            return -math.inf, -math.inf
+        return self.low, self.high
 
     def text(self, unit: str = "", unreached: str = "not reached") -> str:
-        if self.kind == "unreached":
+        kind = self.kind
+        if kind == "unreached":
             return unreached
-        return ("≥ " if self.kind == "at_least" else "") + fmt(self.value) + unit
+        if kind == "exact":
+            return ("∞" if math.isinf(self.low) else fmt(self.low)) + unit
+        if kind == "at_least":
+            return f"≥ {fmt(self.low)}{unit}"
+        if kind == "at_most":
+            return f"< {fmt(self.high)}{unit}"
+        return f"{fmt(self.low)}–{fmt(self.high)}{unit}"
 
     def at_or_above(self, threshold: float) -> bool:
-        """Known to be ≥ threshold (an exact value or a lower bound at or above it)."""
-        return self.kind != "unreached" and self.value >= threshold
+        """Known to be ≥ threshold: the lower end clears it."""
+        return self.kind != "unreached" and self.low >= threshold
 
     def below(self, threshold: float) -> bool:
-        """Known to be < threshold (only an exact value can say so)."""
-        return self.kind == "exact" and self.value < threshold
+        """Known to be < threshold: the upper end is below it."""
+        return self.kind != "unreached" and self.high < threshold
 
 
-UNREACHED = Estimate(math.nan, "unreached")
+UNREACHED = Estimate(math.nan)
 
 
 @dataclass(frozen=True)
 class Spread:
-    """Median and min–max over seeds of estimates."""
+    """Over seeds: the median bracket (median of the lower ends, median of the upper ends; the
+    true median lies inside it) and the range from the lowest lower end to the highest upper
+    end."""
 
     median: Estimate
     low: Estimate
@@ -93,35 +126,35 @@ class Spread:
 
     def text(self, unit: str = "", unreached: str = "not reached") -> str:
         median = self.median.text(unit, unreached)
-        if self.count < 2 or self.low == self.high:
+        if self.count < 2 or (
+            self.low.low == self.median.low and self.high.high == self.median.high
+        ):
             return median
         return f"{median} [{self.low.text('', 'n/r')}–{self.high.text('', 'n/r')}]"
 
 
 def spread_of(estimates: Iterable[Estimate]) -> Spread | None:
-    """Median and min–max of censored values; None when there are none.
-
-    The median is a lower bound when a lower bound sits at or below its (upper) middle position,
-    since its true value may be larger; it is unreached when its (lower) middle entry is. The
-    maximum is a lower bound whenever any entry is one.
-    """
-    ordered = sorted(estimates, key=Estimate.sort_key)  # stable: ties keep their input order
-    n = len(ordered)
-    if n == 0:
+    """Median bracket and range of bracketed values; None when there are none. Missing values
+    (``unreached``) rank lowest: the median is missing when its lower middle entry is."""
+    values = list(estimates)
+    if not values:
         return None
-    lower, upper = ordered[(n - 1) // 2], ordered[n // 2]
-    if lower.kind == "unreached":
-        median = UNREACHED
-    else:
-        censored = any(e.kind == "at_least" for e in ordered[: n // 2 + 1])
-        median = Estimate((lower.value + upper.value) / 2, "at_least" if censored else "exact")
-    reached = [e for e in ordered if e.kind != "unreached"]
-    if not reached:
-        high = UNREACHED
-    else:
-        kind: Kind = "at_least" if any(e.kind == "at_least" for e in reached) else "exact"
-        high = Estimate(max(e.value for e in reached), kind)
-    return Spread(median, ordered[0], high, n)
+    lows = sorted(-math.inf if e.kind == "unreached" else e.low for e in values)
+    highs = sorted(-math.inf if e.kind == "unreached" else e.high for e in values)
+    middle_low = _middle(lows)
+    median = UNREACHED if middle_low == -math.inf else Estimate(middle_low, _middle(highs))
+    known = [e for e in values if e.kind != "unreached"]
+    if not known:
+        return Spread(UNREACHED, UNREACHED, UNREACHED, len(values))
+    low = Estimate(min(e.low for e in known))
+    return Spread(median, low, Estimate(max(e.high for e in known)), len(values))
+
+
+def _middle(values: Sequence[float]) -> float:
+    """The median of sorted values (inf-safe: two infinite middles give inf)."""
+    n = len(values)
+    a, b = values[(n - 1) // 2], values[n // 2]
+    return a if a == b else (a + b) / 2
 
 
 def quotient(numerator: float, denominator: float) -> Estimate:
@@ -131,6 +164,18 @@ def quotient(numerator: float, denominator: float) -> Estimate:
     if denominator == 0:
         return Estimate(1.0 if numerator == 0 else math.inf)
     return Estimate(numerator / denominator)
+
+
+def ratio_bracket(numerator: Estimate, low_den: float | None, high_den: float | None) -> Estimate:
+    """numerator / d for d in [low_den, high_den] (None: 0 below, inf above), i.e.
+    [num.low / high_den, num.high / low_den]."""
+    if numerator.kind == "unreached":
+        return UNREACHED
+    low = 0.0 if high_den is None else quotient(numerator.low, high_den).low
+    high = math.inf if low_den is None else quotient(numerator.high, low_den).low
+    if math.isnan(low) or math.isnan(high):
+        return UNREACHED
+    return Estimate(low, max(high, low))
 
 
 # ---------------------------------------------------------------- learning curves
@@ -161,6 +206,11 @@ class Run:
     wall_time: float  # the metered fit (evaluations included)
     energy_kwh: float
     energy_method: str | None
+    cpu_time: float = math.nan  # process CPU seconds of the fit
+    contended: bool = False  # the timed fit shared the machine (timing.py's rule)
+    converged: bool | None = None  # stopped by its plateau rule (None: not recorded)
+    stopped_by: str | None = None  # plateau, stalled, steps, max_seconds, target_error, …
+    steps: int | None = None  # the last step (iteration) of its learning curve
 
     @property
     def best_error(self) -> float:
@@ -178,8 +228,15 @@ class Run:
     def energy_until(self, seconds: float) -> float:
         """The energy charged for ``seconds`` of training: average power over the metered fit
         × seconds (so the evaluations' share is not charged to backprop)."""
+        return self.energy_kwh * self._share(seconds)
+
+    def cpu_until(self, seconds: float) -> float:
+        """The process CPU seconds charged for ``seconds`` of training, pro rata like energy."""
+        return self.cpu_time * self._share(seconds)
+
+    def _share(self, seconds: float) -> float:
         wall = self.wall_time if self.wall_time > 0 else self.train_time
-        return self.energy_kwh * seconds / wall if wall > 0 else math.nan
+        return seconds / wall if wall > 0 else math.nan
 
 
 def run_of(row: Mapping[str, Any], record: Mapping[str, Any], metric: str = ERROR) -> Run | None:
@@ -200,7 +257,18 @@ def run_of(row: Mapping[str, Any], record: Mapping[str, Any], metric: str = ERRO
         wall_time=float(row["fit_wall_time_s"]),
         energy_kwh=float(row["energy_kwh"]),
         energy_method=row["energy_method"],
+        cpu_time=float(row["cpu_time_s"]),
+        contended=row["contended"] is True,
+        converged=record.get("converged"),
+        stopped_by=record.get("stopped_by"),
+        steps=_last_step(record),
     )
+
+
+def _last_step(record: Mapping[str, Any]) -> int | None:
+    points = record.get("learning_curve") or []
+    step = as_float(points[-1].get("step")) if points else math.nan
+    return int(step) if math.isfinite(step) else None
 
 
 def median_curve(runs: Sequence[Run]) -> tuple[np.ndarray, ...]:
@@ -278,9 +346,11 @@ def ladder_of(rows: pd.DataFrame, metric: str = ERROR) -> pd.DataFrame:
             ("error", metric),
             ("time", "train_time_s"),
             ("energy", "energy_kwh"),
+            ("cpu", "cpu_time_s"),
         ):
             row[f"{name}_median"], row[f"{name}_min"], row[f"{name}_max"] = _median(runs[column])
         row["energy_methods"] = sorted(set(runs["energy_method"].fillna("none")))
+        row["contended"] = int((runs["contended"] == True).sum())  # noqa: E712 (None-safe)
         out.append(row)
     if not out:
         return pd.DataFrame(columns=[*CONFIG, "label", "seeds", "error_median", "time_median"])
@@ -417,48 +487,70 @@ def problems_of(
 # ---------------------------------------------------------------- comparisons
 
 
-@dataclass
-class Ratios:
-    """Per backprop seed, a numerator over a sampled configuration: against its median (the point
-    value) and against its slowest/fastest seed, so the min–max spans both sides' seeds."""
+@dataclass(frozen=True)
+class Rungs:
+    """The two ladder rungs around a target error: the cheapest configuration reaching it and
+    the dearest one cheaper than that (which, being cheaper, does not reach it). Assuming error
+    falls with cost along the ladder, the cheapest sampled cost of the target lies between
+    their times: one rung alone gives only a bound."""
 
-    points: list[Estimate] = field(default_factory=list)
-    lows: list[Estimate] = field(default_factory=list)
-    highs: list[Estimate] = field(default_factory=list)
+    reaching: pd.Series | None
+    below: pd.Series | None
 
-    def add(self, numerator: Estimate, config: pd.Series | None, column: str) -> None:
-        """``numerator`` / ``config[column_*]``; unreached when there is no configuration."""
-        for values, part in ((self.points, "median"), (self.lows, "max"), (self.highs, "min")):
-            if config is None or numerator.kind == "unreached":
-                values.append(UNREACHED)
-                continue
-            ratio = quotient(numerator.value, float(config[f"{column}_{part}"]))
-            values.append(
-                ratio if ratio.kind == "unreached" else Estimate(ratio.value, numerator.kind)
-            )
+    def bracket(self, numerator: Estimate, column: str) -> Estimate:
+        """numerator / (the sampled cost of the target): [num / reaching, num / below]; 0 below
+        when no rung reaches, inf above when the cheapest rung already does."""
+        return ratio_bracket(
+            numerator,
+            None if self.below is None else float(self.below[f"{column}_median"]),
+            None if self.reaching is None else float(self.reaching[f"{column}_median"]),
+        )
 
-    @property
-    def spread(self) -> Spread | None:
-        middle, lows, highs = spread_of(self.points), spread_of(self.lows), spread_of(self.highs)
-        if middle is None or lows is None or highs is None:
-            return None
-        return Spread(middle.median, lows.low, highs.high, middle.count)
+    def refine(self) -> str:
+        """Which configurations to add so that the bracket narrows."""
+        if self.reaching is None:
+            assert self.below is not None
+            return f"configurations beyond {self.below['label']} (no rung reaches the target)"
+        if self.below is None:
+            return f"configurations cheaper than {self.reaching['label']} (the cheapest rung)"
+        return f"configurations between {self.below['label']} and {self.reaching['label']}"
+
+
+def rungs_for(ladder: pd.DataFrame, target: float) -> Rungs:
+    reaching = cheapest_reaching(ladder, target)
+    if reaching is None:
+        cheaper = ladder
+    else:
+        cheaper = ladder[ladder["time_median"] < reaching["time_median"]]
+    below = None if cheaper.empty else cheaper.sort_values(LADDER_ORDER, kind="stable").iloc[-1]
+    return Rungs(reaching, below)
 
 
 @dataclass
 class AtBest:
-    """Speed-up and energy ratio at each backprop seed's best error (one entry per seed)."""
+    """Per backprop seed: its best error, the time it first reached it, the ladder rungs around
+    that error and the speed-up, energy and CPU-seconds ratio brackets."""
 
     baseline: Baseline
     ladder: pd.DataFrame
     targets: list[float] = field(default_factory=list)
     backprop_times: list[float] = field(default_factory=list)
-    chosen: list[str] = field(default_factory=list)  # cheapest sampled config ('' when none)
-    sampled_times: list[float] = field(default_factory=list)
-    speedups: Ratios = field(default_factory=Ratios)
-    energy_ratios: Ratios = field(default_factory=Ratios)
+    rungs: list[Rungs] = field(default_factory=list)
+    speedups: list[Estimate] = field(default_factory=list)
+    energy_ratios: list[Estimate] = field(default_factory=list)
+    cpu_ratios: list[Estimate] = field(default_factory=list)
     energy_methods: set[str] = field(default_factory=set)
     energy_missing: bool = False  # a reading on either side is null (tracker off or failed)
+    contended_runs: dict[str, int] = field(default_factory=dict)  # per run or rung: how many
+
+    @property
+    def contended(self) -> int:
+        """Timed runs behind the comparison that shared the machine (each counted once)."""
+        return sum(self.contended_runs.values())
+
+    @property
+    def chosen(self) -> list[str]:
+        return ["" if r.reaching is None else r.reaching["label"] for r in self.rungs]
 
     @property
     def energy_unreached(self) -> str:
@@ -466,30 +558,47 @@ class AtBest:
 
     @property
     def speedup(self) -> Spread | None:
-        return self.speedups.spread
+        return spread_of(self.speedups)
 
     @property
     def energy_ratio(self) -> Spread | None:
-        return self.energy_ratios.spread
+        return spread_of(self.energy_ratios)
+
+    @property
+    def cpu_ratio(self) -> Spread | None:
+        return spread_of(self.cpu_ratios)
+
+    def refine(self) -> str:
+        """The rungs to add, from the seed at the median of the speed-up's lower ends."""
+        order = sorted(range(len(self.speedups)), key=lambda i: self.speedups[i].sort_key())
+        return self.rungs[order[(len(order) - 1) // 2]].refine() if order else ""
 
 
 def speedup_at_best(baseline: Baseline, ladder: pd.DataFrame) -> AtBest:
     result = AtBest(baseline, ladder)
     for run in baseline.runs:
         target, seconds = run.best_error, run.time_to_best
-        config = cheapest_reaching(ladder, target)
+        rungs = rungs_for(ladder, target)
         result.targets.append(target)
         result.backprop_times.append(seconds)
+        result.rungs.append(rungs)
         result.energy_methods.add(run.energy_method or "none")
-        result.chosen.append("" if config is None else config["label"])
-        result.sampled_times.append(math.nan if config is None else config["time_median"])
         energy = run.energy_until(seconds)
-        result.speedups.add(Estimate(seconds), config, "time")
-        result.energy_ratios.add(Estimate(energy), config, "energy")
-        if config is not None:
-            result.energy_methods.update(config["energy_methods"])
-            result.energy_missing |= math.isnan(energy) or math.isnan(config["energy_median"])
+        result.speedups.append(rungs.bracket(Estimate(seconds), "time"))
+        result.energy_ratios.append(rungs.bracket(_known(energy), "energy"))
+        result.cpu_ratios.append(rungs.bracket(_known(run.cpu_until(seconds)), "cpu"))
+        result.contended_runs[f"seed {run.seed}"] = int(run.contended)
+        for config in (rungs.reaching, rungs.below):
+            if config is not None:
+                result.energy_methods.update(config["energy_methods"])
+                result.energy_missing |= math.isnan(config["energy_median"])
+                result.contended_runs[config["label"]] = int(config["contended"])
+        result.energy_missing |= math.isnan(energy)
     return result
+
+
+def _known(value: float) -> Estimate:
+    return UNREACHED if math.isnan(value) else Estimate(value)
 
 
 def time_to_error(baseline: Baseline, target: float) -> list[Estimate]:
@@ -497,52 +606,74 @@ def time_to_error(baseline: Baseline, target: float) -> list[Estimate]:
     out = []
     for run in baseline.runs:
         seconds = time_to_reach(run.seconds, run.errors, target)
-        out.append(
-            Estimate(seconds) if math.isfinite(seconds) else Estimate(run.budget, "at_least")
-        )
+        out.append(Estimate(seconds) if math.isfinite(seconds) else Estimate.at_least(run.budget))
     return out
 
 
-def speedups_to_error(times: Sequence[Estimate], config: pd.Series) -> Ratios:
-    """Backprop time to the configuration's error / its time; lower bounds stay lower bounds."""
-    ratios = Ratios()
-    for seconds in times:
-        ratios.add(seconds, config, "time")
-    return ratios
+def speedups_to_error(times: Sequence[Estimate], config: pd.Series) -> Spread | None:
+    """Backprop time to the configuration's error / its median time; lower bounds stay lower
+    bounds."""
+    seconds = float(config["time_median"])
+    return spread_of(ratio_bracket(t, seconds, seconds) for t in times)
 
 
 @dataclass
 class EqualTime:
-    """Per backprop seed: its best error, the best sampled median error within its training time,
-    and their ratio backprop / sampled (≥ 1: sampled at least as accurate)."""
+    """Per backprop seed: its best error, the best sampled median error within its training time
+    and the ratio backprop / sampled (≥ 1: sampled at least as accurate) as a bracket: the rung
+    within the budget gives the lower end, the cheapest rung beyond it the upper."""
 
     baseline: Baseline
     backprop_errors: list[float] = field(default_factory=list)
     sampled_errors: list[float] = field(default_factory=list)
     chosen: list[str] = field(default_factory=list)
-    ratios: Ratios = field(default_factory=Ratios)
+    ratios: list[Estimate] = field(default_factory=list)
+    contended_runs: dict[str, int] = field(default_factory=dict)  # per run or rung: how many
+
+    @property
+    def contended(self) -> int:
+        return sum(self.contended_runs.values())
 
     @property
     def ratio(self) -> Spread | None:
-        return self.ratios.spread
+        return spread_of(self.ratios)
+
+
+def cheapest_slower(ladder: pd.DataFrame, seconds: float) -> pd.Series | None:
+    """The cheapest configuration whose median time is above ``seconds``."""
+    hits = ladder[ladder["time_median"] > seconds]
+    return None if hits.empty else hits.sort_values(LADDER_ORDER, kind="stable").iloc[0]
 
 
 def equal_time(baseline: Baseline, ladder: pd.DataFrame) -> EqualTime:
     result = EqualTime(baseline)
     for run in baseline.runs:
-        config = most_accurate_within(ladder, run.budget)
+        within = most_accurate_within(ladder, run.budget)
+        beyond = cheapest_slower(ladder, run.budget)
+        error_within = math.nan if within is None else float(within["error_median"])
+        error_beyond = None if beyond is None else float(beyond["error_median"])
+        if error_beyond is not None and within is not None:
+            error_beyond = min(error_beyond, error_within)
         result.backprop_errors.append(run.best_error)
-        result.sampled_errors.append(math.nan if config is None else config["error_median"])
-        result.chosen.append("" if config is None else config["label"])
-        result.ratios.add(Estimate(run.best_error), config, "error")
+        result.sampled_errors.append(error_within)
+        result.chosen.append("" if within is None else within["label"])
+        result.ratios.append(
+            ratio_bracket(
+                Estimate(run.best_error), error_beyond, None if within is None else error_within
+            )
+        )
+        result.contended_runs[f"seed {run.seed}"] = int(run.contended)
+        for config in (within, beyond):
+            if config is not None:
+                result.contended_runs[config["label"]] = int(config["contended"])
     return result
 
 
 def weakest(
     results: Sequence[Any], spread: str, baselines: Iterable[str] | None = None
 ) -> Any | None:
-    """The result whose median (``spread`` attribute) is lowest (most favourable to backprop),
-    among the named baselines (all when None); ties go to the baseline label's order."""
+    """The result whose median bracket is lowest (most favourable to backprop), among the named
+    baselines (all when None): by its lower end, then its upper end; ties go to the label."""
     chosen = [r for r in results if baselines is None or r.baseline.label in baselines]
     chosen = [r for r in chosen if getattr(r, spread) is not None]
     if not chosen:
@@ -550,54 +681,104 @@ def weakest(
     return min(chosen, key=lambda r: (getattr(r, spread).median.sort_key(), r.baseline.label))
 
 
+def lowest(results: Sequence[Any], spread: str) -> Estimate | None:
+    """The bracket of the minimum over ``results`` of their medians: [min of the lower ends,
+    min of the upper ends] (the speed-up vs the best baseline is a minimum over baselines)."""
+    medians = [getattr(r, spread).median for r in results if getattr(r, spread) is not None]
+    medians = [m for m in medians if m.kind != "unreached"]
+    if not medians:
+        return None
+    return Estimate(min(m.low for m in medians), min(m.high for m in medians))
+
+
 # ---------------------------------------------------------------- table data
 
 
 def _spread_columns(prefix: str, spread: Spread | None) -> dict[str, Any]:
-    """Numbers and kinds of a spread for the CSV (NaN for unreached)."""
+    """Numbers and kinds of a spread for the CSV (NaN for unreached): the median bracket's
+    ends (``_median`` its lower end, ``_median_high`` its upper end) and the range."""
     if spread is None:
-        return {f"{prefix}_{part}": math.nan for part in ("median", "min", "max", "kind")}
+        parts = ("median", "median_high", "min", "max", "kind")
+        return {f"{prefix}_{part}": math.nan for part in parts}
     return {
-        f"{prefix}_median": spread.median.value,
-        f"{prefix}_min": spread.low.value,
-        f"{prefix}_max": spread.high.value,
+        f"{prefix}_median": spread.median.low,
+        f"{prefix}_median_high": spread.median.high,
+        f"{prefix}_min": spread.low.low,
+        f"{prefix}_max": spread.high.high,
         f"{prefix}_kind": spread.median.kind,
     }
 
 
 def _float_spread(values: Sequence[float]) -> Spread | None:
-    return spread_of(Estimate(v) if not math.isnan(v) else UNREACHED for v in values)
+    return spread_of(_known(v) for v in values)
 
 
 def _problem_columns(problem: Problem) -> dict[str, Any]:
     return {"system": problem.title, "case": problem.case}
 
 
-def at_best_data(problems: Sequence[Problem]) -> pd.DataFrame:
-    """One row per (problem, baseline): target error, times, speed-up and energy ratio."""
-    rows = []
+def regime(baseline: Baseline) -> str:
+    """The regime a verdict against this baseline speaks for: 'at convergence (plateau)' when
+    every seed stopped on its plateau rule; 'capped at N steps (k/n converged)' when a step cap
+    ended some; else 'within a budget of T s' (the budget's median)."""
+    runs = baseline.runs
+    if runs and all(r.converged for r in runs):
+        return "at convergence (plateau)"
+    capped = [r.steps for r in runs if r.stopped_by == "steps" and r.steps is not None]
+    if capped:
+        done = sum(bool(r.converged) for r in runs)
+        return f"capped at {max(capped)} steps ({done}/{len(runs)} converged)"
+    budget = _float_spread([r.budget for r in runs])
+    return f"within a budget of {fmt(budget.median.low) if budget else '?'} s"
+
+
+def at_best_table(problems: Sequence[Problem]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(display, data): one row per (problem, baseline): target error, times, and the speed-up,
+    energy and CPU-seconds ratio brackets."""
+    display, data = [], []
     for problem in problems:
         for baseline in problem.baselines:
             if not baseline.runs:
                 continue
             result = speedup_at_best(baseline, problem.ladder)
-            rows.append(
+            sampled = chosen_text(result.chosen, problem.ladder)
+            data.append(
                 {
                     **_problem_columns(problem),
                     "baseline": baseline.label,
                     "backprop_config": baseline.config["label"],
+                    "regime": regime(baseline),
                     "seeds": len(baseline.runs),
                     **_spread_columns("target_error", _float_spread(result.targets)),
                     **_spread_columns("backprop_time_s", _float_spread(result.backprop_times)),
-                    "sampled_config": chosen_text(result.chosen, problem.ladder),
-                    **_spread_columns("sampled_time_s", _float_spread(result.sampled_times)),
+                    "sampled_config": sampled,
                     **_spread_columns("speedup", result.speedup),
                     **_spread_columns("energy_ratio", result.energy_ratio),
+                    **_spread_columns("cpu_ratio", result.cpu_ratio),
                     "energy_methods": ", ".join(sorted(result.energy_methods)),
-                    "_result": result,
+                    "contended_runs": result.contended,
                 }
             )
-    return pd.DataFrame(rows)
+            display.append(
+                {
+                    "system": problem.title,
+                    "backprop": baseline.config["label"],
+                    "regime": regime(baseline),
+                    "seeds": len(baseline.runs),
+                    "backprop best error": _float_spread(result.targets).text(),
+                    "backprop time to it [s]": _float_spread(result.backprop_times).text(),
+                    "cheapest sampled reaching it: time [s]": sampled,
+                    "speed-up": _text(result.speedup, "×", "not reached by sampled"),
+                    "energy ratio": _text(result.energy_ratio, "×", result.energy_unreached),
+                    "CPU-seconds ratio": _text(result.cpu_ratio, "×", "no CPU time recorded"),
+                    "energy method": ", ".join(sorted(result.energy_methods)),
+                }
+            )
+    return pd.DataFrame(display), pd.DataFrame(data)
+
+
+def _text(spread: Spread | None, unit: str, unreached: str) -> str:
+    return unreached if spread is None else spread.text(unit, unreached)
 
 
 def chosen_text(chosen: Sequence[str], ladder: pd.DataFrame) -> str:
@@ -609,27 +790,11 @@ def chosen_text(chosen: Sequence[str], ladder: pd.DataFrame) -> str:
     return "; ".join(f"{label}: {range_text(rows.loc[label], 'time')}" for label in labels)
 
 
-def at_best_display(data: pd.DataFrame) -> pd.DataFrame:
-    results = data["_result"]
-    return pd.DataFrame(
-        {
-            "system": data["system"],
-            "backprop": data["backprop_config"],
-            "seeds": data["seeds"],
-            "backprop best error": [_float_spread(r.targets).text() for r in results],
-            "backprop time to it [s]": [_float_spread(r.backprop_times).text() for r in results],
-            "cheapest sampled reaching it: time [s]": data["sampled_config"],
-            "speed-up": [r.speedup.text("×", "not reached by sampled") for r in results],
-            "energy ratio": [r.energy_ratio.text("×", r.energy_unreached) for r in results],
-            "energy method": data["energy_methods"],
-        }
-    )
-
-
-def ladder_data(problems: Sequence[Problem]) -> pd.DataFrame:
-    """One row per (problem, sampled configuration): its error and time, and per baseline the
-    time that baseline needed to reach that error and the speed-up (lower bounds when never)."""
-    rows = []
+def ladder_table(problems: Sequence[Problem]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(display, data): one row per (problem, sampled configuration): its error and time, and per
+    baseline the time that baseline needed to reach that error and the speed-up (lower bounds
+    when never)."""
+    display, data = [], []
     for problem in problems:
         baselines = [b for b in problem.baselines if b.runs]
         if not baselines:
@@ -640,28 +805,40 @@ def ladder_data(problems: Sequence[Problem]) -> pd.DataFrame:
                 **_problem_columns(problem),
                 "sampled_config": config["label"],
                 "seeds": config["seeds"],
-                "error_median": config["error_median"],
-                "error_min": config["error_min"],
-                "error_max": config["error_max"],
-                "time_median": config["time_median"],
-                "time_min": config["time_min"],
-                "time_max": config["time_max"],
-                "_cells": {},
+                **{
+                    f"{name}_{part}": config[f"{name}_{part}"]
+                    for name in ("error", "time")
+                    for part in ("median", "min", "max")
+                },
+            }
+            shown: dict[str, Any] = {
+                "system": problem.title,
+                "sampled": config["label"],
+                "error": range_text(config, "error"),
+                "time [s]": range_text(config, "time"),
             }
             for baseline in baselines:
-                times = time_to_error(baseline, config["error_median"])
-                speedups = speedups_to_error(times, config).spread
-                row.update(_spread_columns(f"{baseline.label}_time_s", spread_of(times)))
+                times = spread_of(time_to_error(baseline, config["error_median"]))
+                speedups = speedups_to_error(
+                    time_to_error(baseline, config["error_median"]), config
+                )
+                row.update(_spread_columns(f"{baseline.label}_time_s", times))
                 row.update(_spread_columns(f"{baseline.label}_speedup", speedups))
-                row["_cells"][baseline.label] = (spread_of(times), speedups)
-            rows.append(row)
-    return pd.DataFrame(rows)
+                shown[f"{baseline.label}: time to that error → speed-up"] = (
+                    f"{_time_text(times)} → {_text(speedups, '×', 'not reached')}"
+                )
+            data.append(row)
+            display.append(shown)
+    frame = pd.DataFrame(display)
+    return frame.fillna("—") if not frame.empty else frame, pd.DataFrame(data)
 
 
-def _time_text(spread: Spread) -> str:
+def _time_text(spread: Spread | None) -> str:
     """'12.3 s [10–15]', or 'not reached within 20 s' when the median is a lower bound."""
+    if spread is None:
+        return "—"
     if spread.median.kind == "at_least":
-        return f"not reached within {fmt(spread.median.value)} s"
+        return f"not reached within {fmt(spread.median.low)} s"
     return spread.text(" s")
 
 
@@ -671,31 +848,12 @@ def range_text(row: Mapping[str, Any], prefix: str) -> str:
     return fmt(median) if low == high else f"{fmt(median)} [{fmt(low)}–{fmt(high)}]"
 
 
-def ladder_display(data: pd.DataFrame) -> pd.DataFrame:
-    table = pd.DataFrame(
-        {
-            "system": data["system"],
-            "sampled": data["sampled_config"],
-            "error": [range_text(row, "error") for _, row in data.iterrows()],
-            "time [s]": [range_text(row, "time") for _, row in data.iterrows()],
-        }
-    )
-    labels = sorted({label for cells in data["_cells"] for label in cells})
-    for label in labels:
-        table[f"{label}: time to that error → speed-up"] = [
-            f"{_time_text(cells[label][0])} → {cells[label][1].text('×')}"
-            if label in cells
-            else "—"
-            for cells in data["_cells"]
-        ]
-    return table
-
-
-def equal_time_data(problems: Sequence[Problem]) -> pd.DataFrame:
-    """One row per (problem, baseline): accuracy at equal training time and each side's best."""
-    rows = []
+def equal_time_table(problems: Sequence[Problem]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(display, data): one row per (problem, baseline): accuracy at equal training time (a
+    bracket) and each side's best."""
+    display, data = [], []
     for problem in problems:
-        best_sampled = (
+        best = (
             problem.ladder.sort_values(ACCURACY_ORDER, kind="stable").iloc[0]
             if not problem.ladder.empty
             else None
@@ -704,60 +862,45 @@ def equal_time_data(problems: Sequence[Problem]) -> pd.DataFrame:
             if not baseline.runs:
                 continue
             result = equal_time(baseline, problem.ladder)
-            rows.append(
+            budgets = _float_spread([r.budget for r in baseline.runs])
+            data.append(
                 {
                     **_problem_columns(problem),
                     "baseline": baseline.label,
                     "backprop_config": baseline.config["label"],
-                    **_spread_columns(
-                        "backprop_budget_s", _float_spread([r.budget for r in baseline.runs])
-                    ),  # fmt: skip
+                    "regime": regime(baseline),
+                    **_spread_columns("backprop_budget_s", budgets),
                     **_spread_columns("backprop_best_error", _float_spread(result.backprop_errors)),
                     **_spread_columns(
                         "sampled_error_equal_time", _float_spread(result.sampled_errors)
                     ),
                     **_spread_columns("accuracy_ratio", result.ratio),
-                    "sampled_best_config": None if best_sampled is None else best_sampled["label"],
-                    "sampled_best_error": math.nan
-                    if best_sampled is None
-                    else best_sampled["error_median"],
-                    "sampled_best_time_s": math.nan
-                    if best_sampled is None
-                    else best_sampled["time_median"],
-                    "_result": result,
+                    "sampled_best_config": None if best is None else best["label"],
+                    "sampled_best_error": math.nan if best is None else best["error_median"],
+                    "sampled_best_time_s": math.nan if best is None else best["time_median"],
+                    "contended_runs": result.contended,
                 }
             )
-    return pd.DataFrame(rows)
-
-
-def equal_time_display(data: pd.DataFrame) -> pd.DataFrame:
-    results = data["_result"]
-    return pd.DataFrame(
-        {
-            "system": data["system"],
-            "backprop": data["backprop_config"],
-            "backprop budget [s]": [
-                _float_spread([r.budget for r in res.baseline.runs]).text() for res in results
-            ],
-            "backprop best error": [_float_spread(r.backprop_errors).text() for r in results],
-            "best sampled error within that time": [
-                _float_spread(r.sampled_errors).text(unreached="no config that fast")
-                for r in results
-            ],
-            "accuracy ratio backprop/sampled": [
-                r.ratio.text("×", "no sampled config that fast") for r in results
-            ],
-            "best sampled overall (time)": [
-                f"{fmt(e)} ({c}, {fmt(t)} s)" if isinstance(c, str) else "—"
-                for e, c, t in zip(
-                    data["sampled_best_error"],
-                    data["sampled_best_config"],
-                    data["sampled_best_time_s"],
-                    strict=True,
-                )
-            ],
-        }
-    )
+            display.append(
+                {
+                    "system": problem.title,
+                    "backprop": baseline.config["label"],
+                    "regime": regime(baseline),
+                    "backprop budget [s]": _text(budgets, "", "—"),
+                    "backprop best error": _float_spread(result.backprop_errors).text(),
+                    "best sampled error within that time": _float_spread(
+                        result.sampled_errors
+                    ).text(unreached="no config that fast"),
+                    "accuracy ratio backprop/sampled": _text(
+                        result.ratio, "×", "no sampled config that fast"
+                    ),
+                    "best sampled overall (time)": "—"
+                    if best is None
+                    else f"{fmt(best['error_median'])} ({best['label']}, "
+                    f"{fmt(best['time_median'])} s)",
+                }
+            )
+    return pd.DataFrame(display), pd.DataFrame(data)
 
 
 def lr_search_data(problems: Sequence[Problem]) -> pd.DataFrame:
@@ -800,8 +943,3 @@ def lr_search_display(data: pd.DataFrame) -> pd.DataFrame:
             ],
         }
     )
-
-
-def public(data: pd.DataFrame) -> pd.DataFrame:
-    """The CSV-able columns (without the private result objects)."""
-    return data[[c for c in data.columns if not c.startswith("_")]]

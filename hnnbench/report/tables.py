@@ -384,8 +384,8 @@ PRIOR_CELL = ["trainer", "hamiltonian", "method", "hidden_width", "lr"]
 #: what the 2 × 2 table compares (every one defined for both kinds of model)
 PRIOR_METRICS = (
     "test_xdot_rel_l2",
-    "rollout_rel_error_final",
     "valid_prediction_time",
+    "rollout_rel_error_final",
     "energy_drift",
     "train_time_s",
 )

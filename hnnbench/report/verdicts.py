@@ -4,7 +4,10 @@ report). Verdict words are data chosen by ``decide``; nothing is written per run
 
 Each claim is decided on the MEDIAN over backprop seeds of its ratio (spread shown beside it),
 against two references: the paper's Adam (method ``adam``) and the best backprop baseline, i.e.
-the one whose ratio is lowest (most favourable to backprop).
+the lowest ratio over the baselines (most favourable to backprop). A ratio read off a discrete
+ladder is a BRACKET [lower, upper] (``matched.Rungs``): a claim holds only when the lower end
+clears its threshold, fails only when the upper end is below it, and is otherwise not measurable
+until the ladder is refined where the verdict says.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import pandas as pd
 
 from hnnbench.report import matched
 from hnnbench.report.document import Note, Para, Section, Table, fmt
-from hnnbench.report.matched import PAPER_METHOD, Problem, Spread
+from hnnbench.report.matched import PAPER_METHOD, Estimate, Problem, Spread
 
 HOLDS = "holds"
 ONLY_ADAM = "holds only vs the paper's Adam"
 FAILS = "does not hold"
 NOT_MEASURABLE = "not measurable"
+REFINE = "not measurable — refine the ladder"
 ESTIMATED = "not measured (estimated only)"
 NEEDS_BOTH = "not measurable: needs sampled and backprop runs of the same system"
 
@@ -107,17 +111,19 @@ def threshold_rows(thresholds: Thresholds = THRESHOLDS) -> pd.DataFrame:
 
 
 RULES = (
-    (HOLDS, "the threshold is met vs the best backprop baseline (the one least favourable to "
-     "sampling; at least one baseline besides the paper's Adam ran), by an exact median or by "
-     "a lower bound at or above it"),
-    (ONLY_ADAM, "met vs the paper's Adam (method `adam`), not vs the best backprop baseline, or "
-     "the paper's Adam was the only baseline"),
-    (FAILS, "an exact median below the threshold vs the best baseline or the paper's Adam, and "
-     "the threshold not met vs the paper's Adam"),
-    (NOT_MEASURABLE, "no sampled or no backprop run of the system, the claim's own case in the "
-     "table above, or only a lower bound (≥ value) below the threshold"),
+    (HOLDS, "the lower end of the bracket clears the threshold vs the best backprop baseline (the "
+     "lowest ratio over the baselines; at least one besides the paper's Adam ran)"),
+    (ONLY_ADAM, "the lower end clears it vs the paper's Adam (method `adam`), not vs the best "
+     "backprop baseline, or the paper's Adam was the only baseline"),
+    (FAILS, "the upper end of the bracket is below the threshold vs the best baseline or the "
+     "paper's Adam, and the threshold is not cleared vs the paper's Adam"),
+    (REFINE, "the bracket straddles the threshold: the ladder's rungs are too far apart (or "
+     "start too high) to decide; the verdict names the configurations to add"),
+    (NOT_MEASURABLE, "no sampled or no backprop run of the system, or the claim's own case in "
+     "the table above"),
     (ESTIMATED, "energy claim only: a compared run's energy is codecarbon's estimate "
-     "(energy_method `estimated`: CPU power modelled from load × TDP), whatever the ratio"),
+     "(energy_method `estimated`: CPU power modelled from load × TDP), whatever the ratio; the "
+     "CPU-seconds ratio (process CPU time, a compute proxy) is shown beside it"),
 )  # fmt: skip
 
 
@@ -126,24 +132,34 @@ def rule_rows() -> pd.DataFrame:
 
 
 def decide(
-    claim: Claim, vs_adam: Spread | None, vs_best: Spread | None, others: bool = True
+    claim: Claim,
+    vs_adam: Estimate | None,
+    vs_best: Estimate | None,
+    others: bool = True,
+    refine: str = "",
 ) -> tuple[str, str]:
-    """(verdict, reason) from the medians vs the paper's Adam and vs the best baseline;
+    """(verdict, reason) from the brackets vs the paper's Adam and vs the best baseline;
     ``others``: a baseline besides the paper's Adam ran (else 'holds' would claim more than
-    was compared)."""
-    best = vs_best.median if vs_best else None
-    adam = vs_adam.median if vs_adam else None
+    was compared); ``refine``: the configurations that would narrow a straddling bracket."""
+    best, adam = vs_best, vs_adam
     if best is None and adam is None:
         return NOT_MEASURABLE, "no backprop run to compare with"
     if others and best is not None and best.at_or_above(claim.threshold):
         return HOLDS, ""
     if adam is not None and adam.at_or_above(claim.threshold):
+        if others and best is not None and not best.below(claim.threshold):
+            hint = f"; add {refine}" if refine else ""
+            return (
+                ONLY_ADAM,
+                f"vs the best baseline the bracket {best.text('×')} straddles it{hint}",
+            )
         return ONLY_ADAM, ""
     if any(e is not None and e.below(claim.threshold) for e in (best, adam)):
         return FAILS, ""
     open_one = best or adam
-    if open_one is not None and open_one.kind == "at_least":
-        return NOT_MEASURABLE, f"only a lower bound: {open_one.text('×')}"
+    if open_one is not None and open_one.kind != "unreached":
+        hint = f"; add {refine}" if refine else ""
+        return REFINE, f"bracket {open_one.text('×')} around {fmt(claim.threshold)}×{hint}"
     return NOT_MEASURABLE, claim.unreached
 
 
@@ -154,6 +170,8 @@ class Verdict:
     verdict: str
     evidence: str
     reason: str = ""
+    regime: str = ""  # the backprop side's regime: at convergence, or within a budget
+    contended: int = 0  # timed runs behind it that shared the machine
 
 
 def _pair(
@@ -165,6 +183,16 @@ def _pair(
         matched.weakest(results, attribute, adam_labels),
         matched.weakest(results, attribute, None),
     )
+
+
+def _brackets(
+    results: Sequence[Any], attribute: str, baselines: Sequence[matched.Baseline]
+) -> tuple[Estimate | None, Estimate | None]:
+    """(vs the paper's Adam, vs the best baseline): the latter is the minimum over baselines,
+    whose bracket is [min of the lower ends, min of the upper ends]."""
+    adam_labels = {b.label for b in baselines if b.method == PAPER_METHOD}
+    adam = [r for r in results if r.baseline.label in adam_labels]
+    return matched.lowest(adam, attribute), matched.lowest(results, attribute)
 
 
 def _evidence(
@@ -179,7 +207,8 @@ def _evidence(
         if result is not None:
             spread: Spread = getattr(result, attribute)
             text = spread.text("×", "not reached")
-            parts.append(f"{prefix} ({result.baseline.config['label']}): {text}{detail(result)}")
+            config = f"{result.baseline.config['label']}, {matched.regime(result.baseline)}"
+            parts.append(f"{prefix} ({config}): {text}{detail(result)}")
     return "; ".join(parts) or "—"
 
 
@@ -206,7 +235,9 @@ def _equal_time_detail(result: matched.EqualTime) -> str:
 
 
 def _energy_detail(result: matched.AtBest) -> str:
-    return f" (energy: {', '.join(sorted(result.energy_methods))})"
+    cpu = result.cpu_ratio
+    proxy = f"; CPU-seconds ratio (compute proxy) {cpu.text('×', 'not recorded')}" if cpu else ""
+    return f" (energy: {', '.join(sorted(result.energy_methods))}{proxy})"
 
 
 def problem_verdicts(
@@ -233,15 +264,20 @@ def problem_verdicts(
     out = []
     for key, results, attribute, detail, compared in plan[: len(shown)]:
         adam, best = _pair(results, attribute, compared)
+        vs_adam, vs_best = _brackets(results, attribute, compared)
         others = any(b.method != PAPER_METHOD for b in compared)
         claim = by_key[key]
-        verdict, reason = decide(claim, _spread(adam, attribute), _spread(best, attribute), others)
+        refine = best.refine() if isinstance(best, matched.AtBest) else ""
+        verdict, reason = decide(claim, vs_adam, vs_best, others, refine)
         used = [r for r in (adam, best) if r is not None]
         if key == "energy" and any("estimated" in r.energy_methods for r in used):
             verdict, reason = ESTIMATED, "codecarbon modelled CPU power from load × TDP"
         elif key == "energy" and verdict == NOT_MEASURABLE and any(r.energy_missing for r in used):
             reason = "an energy reading is missing (tracker disabled or failed)"
-        out.append(Verdict(title, claim, verdict, _evidence(adam, best, attribute, detail), reason))
+        regimes = sorted({matched.regime(r.baseline) for r in used})
+        contended = max((r.contended for r in used), default=0)
+        evidence = _evidence(adam, best, attribute, detail)
+        out.append(Verdict(title, claim, verdict, evidence, reason, "; ".join(regimes), contended))
     return out
 
 
@@ -262,12 +298,19 @@ def verdict_table(found: Sequence[Verdict]) -> tuple[pd.DataFrame, pd.DataFrame]
             "claim": [v.claim.quote for v in found],
             "verdict": [v.verdict for v in found],
             "reason": [v.reason for v in found],
+            "backprop regime": [v.regime for v in found],
+            "timings": [timing_text(v.contended) for v in found],
             "evidence (median [min–max] over seeds)": [v.evidence for v in found],
         }
     )
     display = data.copy()
     display["verdict"] = [v.verdict + (f" ({v.reason})" if v.reason else "") for v in found]
     return display.drop(columns="reason"), data
+
+
+def timing_text(contended: int) -> str:
+    """'clean', or a warning that the verdict rests on contended timings."""
+    return "clean" if not contended else f"CONTENDED ({contended} run(s) shared the machine)"
 
 
 # ---------------------------------------------------------------- sections
@@ -310,10 +353,12 @@ def claims_section(problems: Sequence[Problem], thresholds: Thresholds = THRESHO
 
 MATCHED_INTRO = (
     "Per system: the sampled ladder (every sampled configuration; median over seeds) against "
-    "each backprop baseline's chosen configuration (one value per backprop seed, then median "
-    "[min–max]; the min–max also spans the sampled configuration's seeds). Speed-up at "
-    "backprop's best error uses the cheapest *tested* sampled configuration reaching it, so it "
-    "is conservative by up to one ladder step. Backprop's energy is metered over its whole fit "
+    "each backprop baseline's chosen configuration (one value per backprop seed, then the "
+    "median bracket [lowest–highest end over seeds]). The ladder is discrete, so a ratio at "
+    "matched accuracy is a BRACKET: the cheapest tested configuration reaching the error gives "
+    "its lower end, the dearest cheaper one (which does not reach it) its upper end, assuming "
+    "error falls with cost along the ladder; '≥ x' when the cheapest rung already reaches the "
+    "error, '< x' when no rung does. Backprop's energy is metered over its whole fit "
     "(learning-curve evaluations included); to an error it is charged the run's average power × "
     'the training seconds to that error. "not reached within T s" means the learning curve '
     "never got there in its budget: the speed-up is then a lower bound (≥), never a point value."
@@ -327,29 +372,17 @@ def matched_section(problems: Sequence[Problem], figures: Sequence[Any] = ()) ->
     both = [p for p in problems if p.comparable]
     blocks: list[Any] = [Para(MATCHED_INTRO if both else f"{NEEDS_BOTH}.")]
     if both:
-        at_best = matched.at_best_data(both)
-        ladder = matched.ladder_data(both)
-        equal = matched.equal_time_data(both)
-        blocks += [
-            Table(
-                "matched_speedup",
-                "Speed-up and energy ratio at backprop's best error",
-                matched.at_best_display(at_best),
-                matched.public(at_best),
-            ),
-            Table(
-                "matched_ladder",
-                "Backprop time to each sampled configuration's error",
-                matched.ladder_display(ladder),
-                matched.public(ladder),
-            ),
-            Table(
-                "matched_equal_time",
-                "Accuracy at equal training time, and each side's best",
-                matched.equal_time_display(equal),
-                matched.public(equal),
-            ),
-        ]
+        tables = (
+            ("matched_speedup", "Speed-up and energy ratio at backprop's best error",
+             matched.at_best_table),
+            ("matched_ladder", "Backprop time to each sampled configuration's error",
+             matched.ladder_table),
+            ("matched_equal_time", "Accuracy at equal training time, and each side's best",
+             matched.equal_time_table),
+        )  # fmt: skip
+        for name, caption, table in tables:
+            display, data = table(both)
+            blocks.append(Table(name, caption, display, data))
     search = matched.lr_search_data(problems)
     if not search.empty:
         display = matched.lr_search_display(search)

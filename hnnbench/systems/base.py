@@ -105,6 +105,16 @@ class HamiltonianSystem(ABC):
         """ẋ = J ∇H(x), shape (N, 2n)."""
         return apply_J(self.grad_H(x))
 
+    def escape_energy(self) -> float | None:
+        """The energy below which an orbit started in the well around the anchor stays in that
+        well for ever; None when the system has none (rollouts then use the box rule)."""
+        return None
+
+    def well_box(self, energy: float) -> np.ndarray | None:
+        """A box (2n, 2) holding the well {H <= energy} around the anchor, for an energy below
+        ``escape_energy``; None when the system has no escape energy."""
+        return None
+
     @property
     def anchor(self) -> np.ndarray:
         """The anchor point x0 (the origin) whose known H0 fixes the integration constant."""

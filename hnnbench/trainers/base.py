@@ -4,7 +4,7 @@ A trainer is a scikit-learn-style estimator: parameters in ``__init__``, ``fit(d
 a model (``hnnbench.model``), fitted attributes end in ``_``. It never evaluates the final model,
 times the whole fit or writes files: the runner times ``fit``, the evaluator measures and the
 record writes. Adding a trainer = a subclass in one module + one YAML in ``conf/trainer/``
-(README: "Adding a trainer").
+(docs/extending.md).
 """
 
 from __future__ import annotations
@@ -73,6 +73,11 @@ class Trainer(ABC):
         tiny.hidden_width = min(self.hidden_width, 8)
         tiny.progress = False
         return tiny
+
+    def needs_validation(self) -> str | None:
+        """Why this trainer needs validation points (e.g. a plateau rule), None if it does not;
+        the runner refuses ``validation_points=0`` before any work when it does."""
+        return None
 
     def record_fields(self) -> dict[str, Any]:
         """The record's identity fields this trainer fills (``solver``, ``rcond``: None here;
