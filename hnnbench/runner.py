@@ -14,6 +14,7 @@ interface (``model.py``): no trainer-specific code here.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import time
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from hnnbench.checks import (
@@ -81,6 +82,7 @@ from hnnbench.record import (
     run_id_of,
     write_atomic,
 )
+from hnnbench.resources import check_memory
 from hnnbench.task_evaluation import evaluate_task
 from hnnbench.tasks import PUBLISHED_PARAMS, TASKS, point_counts
 from hnnbench.timing import autorange
@@ -314,10 +316,14 @@ def no_hamiltonian(correction: str, trainer: Trainer) -> None:
         )
 
 
-def check(cfg: DictConfig) -> tuple[Any, Trainer]:
+def check(
+    cfg: DictConfig, memory: int | None = None, where: str = "this machine"
+) -> tuple[Any, Trainer]:
     """Everything that can be rejected before any work: the values, a results folder that can
-    be written, and the system and trainer their constructors accept. Returns both built;
-    raises ConfigError (a missing interpolation such as ``${nope}`` is one too)."""
+    be written, the system and trainer their constructors accept, and an estimated peak
+    memory within ``memory`` bytes (default: this machine's; ``resources.py``). Returns the
+    system and trainer built; raises ConfigError (a missing interpolation such as ``${nope}``
+    is one too)."""
     try:
         validate(cfg)
         built = build(cfg, seeds_of(cfg))
@@ -326,6 +332,7 @@ def check(cfg: DictConfig) -> tuple[Any, Trainer]:
         no_hamiltonian(cfg.evaluation.correction, built[1])
         validation_for(cfg.validation_points, built[1], data_source(cfg).is_task)
         check_task(cfg, *built)
+        check_memory(cfg, *built, available=memory, where=where)
         writable_folder("results_dir", cfg.results_dir)  # last: bad values leave no folder
         return built
     except OmegaConfBaseException as err:
@@ -421,13 +428,30 @@ def task_name(source: DataSource, system: str) -> str:
     return "real_pendulum" if source.source == "real_pendulum" else system
 
 
+def resolved_task(cfg: DictConfig) -> dict[str, Any]:
+    """The run's configuration resolved, without Hydra's own node (a sweep's job config has
+    one; the run's own config has not): what the record holds and its run_id is made from."""
+    task = copy.deepcopy(cfg)
+    with open_dict(task):
+        task.pop("hydra", None)
+    resolved = OmegaConf.to_container(task, resolve=True)
+    assert isinstance(resolved, dict)
+    return resolved
+
+
+def record_path(cfg: DictConfig) -> Path:
+    """Where the run ``cfg`` writes its record (``run`` below; the SLURM launcher skips the
+    runs whose record there is complete)."""
+    return Path(cfg.results_dir) / cfg.name / run_id_of(resolved_task(cfg)) / RECORD_NAME
+
+
 def run(cfg: DictConfig) -> str:
     """Run one configuration and write its record; return the status (``skipped`` when a
     complete record exists). A bad configuration raises ConfigError before any work and
     writes no record."""
     system, trainer = check(cfg)
     seeds = seeds_of(cfg)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = resolved_task(cfg)
     run_id = run_id_of(resolved)
     out_dir = Path(cfg.results_dir) / cfg.name / run_id
     record_path = out_dir / RECORD_NAME

@@ -414,5 +414,5 @@ def test_the_regime_says_converged_capped_or_budget() -> None:
 
     assert regime(converged=True, stopped_by="plateau") == "at convergence (plateau)"
     assert regime(converged=False, stopped_by="steps") == "capped at 30 steps (0/2 converged)"
-    assert regime(converged=False, stopped_by="max_seconds") == "within a 10-s budget"
-    assert regime() == "within a 10-s budget"  # records from before the plateau rule
+    assert regime(converged=False, stopped_by="max_seconds") == "within a budget of 10 s"
+    assert regime() == "within a budget of 10 s"  # records from before the plateau rule

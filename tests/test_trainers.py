@@ -31,7 +31,7 @@ def spring_data():
 
 
 #: the trainers whose model has no Hamiltonian (an MLP vector field: H metrics null)
-WITHOUT_HAMILTONIAN = {"smlp", "adam_mlp"}
+WITHOUT_HAMILTONIAN = {"smlp", "smlp_auto", "adam_mlp", "mlp_published"}
 
 
 def tiny_trainer(name: str) -> Trainer:

@@ -712,7 +712,7 @@ def _problem_columns(problem: Problem) -> dict[str, Any]:
 def regime(baseline: Baseline) -> str:
     """The regime a verdict against this baseline speaks for: 'at convergence (plateau)' when
     every seed stopped on its plateau rule; 'capped at N steps (k/n converged)' when a step cap
-    ended some; else 'within a T-s budget' (the budget's median)."""
+    ended some; else 'within a budget of T s' (the budget's median)."""
     runs = baseline.runs
     if runs and all(r.converged for r in runs):
         return "at convergence (plateau)"
@@ -721,7 +721,7 @@ def regime(baseline: Baseline) -> str:
         done = sum(bool(r.converged) for r in runs)
         return f"capped at {max(capped)} steps ({done}/{len(runs)} converged)"
     budget = _float_spread([r.budget for r in runs])
-    return f"within a {fmt(budget.median.low) if budget else '?'}-s budget"
+    return f"within a budget of {fmt(budget.median.low) if budget else '?'} s"
 
 
 def at_best_table(problems: Sequence[Problem]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -196,6 +196,25 @@ def comparison_display(data: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: hnnbench's own metrics on the tasks' data and energy rollouts (metric → column heading)
+OWN = {
+    "test_H_rel_l2": "test rel-L2(H)",
+    "test_xdot_rel_l2": "test rel-L2(ẋ)",
+    "valid_prediction_time": "valid time",
+    "energy_drift": "energy drift (true H)",
+}
+
+
+def own_metrics_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """hnnbench's own metrics per task and model (sampled models at their best width)."""
+    rows = []
+    for task, model, runs in model_rows(frame):
+        row = {"task": task, "model": model, "width": int(runs["hidden_width"].iloc[0])}
+        row |= {label: _cell(runs[metric]) for metric, label in OWN.items()}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def fidelity_data(comparison: pd.DataFrame) -> pd.DataFrame:
     """The published-protocol models on the fidelity tasks: ours / published per metric, and
     why a value outside the 2× band may be (seed range, noise floor)."""
@@ -369,6 +388,14 @@ def task_blocks(ctx: Context, frame: pd.DataFrame) -> list[Block]:
             "Standard HNN tasks: published (one seed) beside ours (median [min–max] over seeds)",
             comparison_display(comparison),
             comparison,
+        )
+    )
+    blocks.append(
+        Table(
+            "standard_tasks_own_metrics",
+            "hnnbench's own metrics on the tasks (H errors on the task's test points, null for "
+            "measured data; rollout metrics from the energy rollouts; median [min–max])",
+            own_metrics_display(frame),
         )
     )
     floor = noise_floor_data(frame)
