@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.docs-installed
 ARGS ?=
 
-.PHONY: install docs-install test test-slow lint format bench doctor report paper-lite paper claims claims-full perf docs clean
+.PHONY: install docs-install test test-slow test-cluster lint format bench doctor report paper-lite paper claims claims-full perf docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] < (3, 14), \
@@ -45,6 +45,12 @@ test: lint
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow $(ARGS)
+
+# a throwaway one-node SLURM (installed with apt-get when missing; needs root): a sweep with a
+# cancelled job and a drained node, resumed (tests/cluster/, docs/cluster.md); the time-limit
+# test too (≈ 4 min more): make test-cluster ARGS="-m cluster"
+test-cluster: $(STAMP)
+	$(BIN)/python -m pytest -q -m "cluster and not slow" -s tests/cluster $(ARGS)
 
 # the machine check first (its summary goes into the report); the report is written even when
 # some runs failed; the exit status still says so

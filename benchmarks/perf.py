@@ -37,7 +37,6 @@ import json
 import math
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from hnnbench import systems  # noqa: E402
 from hnnbench.data import Dataset, make_dataset  # noqa: E402
 from hnnbench.evaluate import rel_l2  # noqa: E402
 from hnnbench.progress import line  # noqa: E402
+from hnnbench.resources import peak_rss_mb  # noqa: E402
 from hnnbench.trainers import AdamTrainer, SampledTrainer  # noqa: E402
 from hnnbench.trainers.lstsq import (  # noqa: E402
     GradientLeastSquares,
@@ -334,21 +334,6 @@ def memory_child(points: int, width: int, test_points: int) -> None:
     data = make_dataset(systems.get("pendulum", domain=domain), points, test_points, DATA_SEED)
     seconds, error = ours_fit(data, width, "aswim", MODEL_SEED)
     print(json.dumps({"seconds": seconds, "error": error, "peak_rss_mb": peak_rss_mb()}))
-
-
-def peak_rss_mb() -> float:
-    """Peak RSS of this process: VmHWM of /proc/self/status (Linux), else ru_maxrss.
-
-    Not ru_maxrss where /proc exists: Linux carries the pre-exec peak RSS into it, so a child
-    spawned by a large parent (vfork + exec) reports the parent's peak instead of its own.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def section_memory(cfg: dict) -> list[dict]:

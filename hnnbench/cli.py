@@ -59,16 +59,17 @@ def hydra_message(err: BaseException) -> str:
     return one_line(err) + extra
 
 
-def preflight(argv: Sequence[str]) -> None:
+def preflight(argv: Sequence[str]) -> list[str]:
     """Check the command line's configuration before Hydra starts (the module docstring); exits
-    with status 2 on bad input, returns when everything can run."""
+    with status 2 on bad input, returns when everything can run: with the overrides that give
+    a SLURM sweep its derived resources (``cluster.py``), else none."""
     from hydra._internal.utils import get_args_parser
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import RunMode
 
     args = get_args_parser().parse_args(argv)  # Hydra's own parser: its errors, its exits
     if any(getattr(args, flag) for flag in HYDRA_ONLY):
-        return
+        return []
     mode = RunMode.MULTIRUN if args.multirun else RunMode.RUN
     try:
         with hydra.initialize_config_module(CONFIG_MODULE, version_base="1.3"):
@@ -77,18 +78,62 @@ def preflight(argv: Sequence[str]) -> None:
             cfg = gh.hydra.compose_config(CONFIG_NAME, args.overrides, run_mode=mode)
             if mode == RunMode.RUN:
                 check(cfg)
-                return
+                return []
+            jobs = sweep_jobs(cfg)  # None: another sweeper, each job checks itself
             loader = gh.config_loader()
-            for job in sweep_jobs(cfg) or []:  # another sweeper: each job checks itself
+            if on_slurm(cfg):
+                return slurm_plan(cfg, [loader.load_sweep_config(cfg, job) for job in jobs or []])
+            for job in jobs or []:
                 check(loader.load_sweep_config(cfg, job))
             # the sweep's own Hydra folder goes under the unswept results_dir
             writable_folder("results_dir", cfg.results_dir)
+            return []
     except ConfigError as err:
         reject(err)
     except (HydraException, OmegaConfBaseException, ValueError) as err:  # Hydra's composition
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         reject(ConfigError(hydra_message(err)))
+
+
+def on_slurm(cfg: DictConfig) -> bool:
+    """Whether the sweep goes through hnnbench's SLURM launcher (``hydra/launcher=slurm``)."""
+    return str(cfg.hydra.launcher.get("_target_", "")).endswith(".HnnbenchSlurmLauncher")
+
+
+def slurm_plan(cfg: DictConfig, jobs: Sequence[DictConfig]) -> list[str]:
+    """Check every job against the partition's nodes (not this machine), print the request
+    each job makes and return the overrides that submit it (``cluster.plan_request``)."""
+    from hnnbench.cluster import JobNeeds, partition_info, plan_request, say
+    from hnnbench.resources import MiB, estimate_peak_bytes, estimate_seconds
+
+    launcher = cfg.hydra.launcher
+    if not jobs and None in (launcher.cpus_per_task, launcher.mem_gb, launcher.timeout_min):
+        raise ConfigError(
+            "hydra/launcher=slurm derives each job's resources from the basic sweeper's jobs; "
+            "with another sweeper set hydra.launcher.cpus_per_task, mem_gb and timeout_min"
+        )
+    partition = partition_info(launcher.partition)
+    node = partition.largest
+    where = f"partition {partition.name!r}'s largest node"
+    needs = []
+    for job in jobs:
+        system, trainer = check(job, memory=node.memory_mb * MiB, where=where)
+        label = " ".join(job.hydra.overrides.task)
+        needs.append(
+            JobNeeds(
+                label if len(label) <= 120 else label[:119] + "…",
+                job.hardware.threads,
+                estimate_peak_bytes(job, system, trainer),
+                estimate_seconds(job, system, trainer),
+            )
+        )
+    writable_folder("results_dir", cfg.results_dir)
+    if not needs:
+        return []
+    request = plan_request(launcher, needs, partition)
+    say(request.describe(len(needs), partition))
+    return request.overrides()
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=CONFIG_NAME)
@@ -107,7 +152,7 @@ def main() -> None:
         from hnnbench import doctor
 
         sys.exit(doctor.main(sys.argv[2:]))
-    preflight(sys.argv[1:])
+    sys.argv += preflight(sys.argv[1:])
     task()
 
 

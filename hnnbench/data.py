@@ -1,16 +1,24 @@
 """Datasets: uniform box sampling, exact targets ẋ = J∇H, optional noise, rollout initial states,
 and the points outside the box (a shell around it) and near its boundary.
 
-Training data come from one of three sources (``DataSource``, Hydra group ``data/``):
+Training data come from one of five sources (``DataSource``, Hydra group ``data/``):
 ``derivatives`` (exact ẋ at uniform points), ``snapshots`` (pairs x_n → Φ_h(x_n) from uniform
 x_n) and ``trajectories`` (R orbits of L observations, cut into consecutive pairs). A pair
 becomes one training point: the finite-difference quotient (x_{n+1} − x_n)/h attached at
 (q_{n+1}, p_n), where the symplectic Euler step of Ĥ reproduces it exactly. Test points are
-uniform with exact H, ∇H and ẋ whatever the source.
+uniform with exact H, ∇H and ẋ for these three. The standard HNN tasks bring their own
+protocol, training AND test data (``Dataset.task`` says which; docs/standard-tasks.md):
+``published`` (spring, pendulum, two_body, three_body: ``tasks.py``, the task is the system's
+name) and ``real_pendulum`` (the measured pendulum: ``real_pendulum.py``, no H or ∇H known).
 
-Seeds are separate: the data seed draws train and test points, the evaluation seed draws the
-rollout initial conditions, the outside points and the boundary initial states (each from its
-own stream of that seed), and the model seed (used by the trainers) draws the network.
+Seeds are separate: the data seed draws train and test points, and the validation points from
+a stream of its own (so adding them changes neither); the evaluation seed draws the rollout
+initial conditions, the outside points and the boundary initial states (each from its own
+stream of that seed), and the model seed (used by the trainers) draws the network.
+
+Validation points (``validation_points``, uniform with exact targets like the test points) are
+for the backprop trainers' plateau rule (``trainers/plateau.py``): no trainer trains on them, so
+both sides still see identical training data, and the test set never decides when a run ends.
 """
 
 from __future__ import annotations
@@ -23,7 +31,20 @@ from scipy.optimize import brentq
 
 from hnnbench.checks import ConfigError
 from hnnbench.ground_truth import stays_inside, true_trajectories
+from hnnbench.real_pendulum import locate, published_split, read_measurements
 from hnnbench.systems import HamiltonianSystem
+from hnnbench.tasks import task_arrays
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a standard HNN task's data carry besides the points (``Dataset.task``)."""
+
+    name: str  # spring, pendulum, two_body, three_body, real_pendulum
+    train_trajectories: int
+    test_trajectories: int
+    min_separation: float | None = None  # n-body: the closest approach in the clean data
+    t_test: np.ndarray | None = None  # measured data: the test rows' times
 
 
 @dataclass(frozen=True)
@@ -35,24 +56,56 @@ class Dataset:
     H_train: np.ndarray | None  # (N,), true H: only the SWIM oracle may look at it
     x_test: np.ndarray  # (N_test, 2n)
     xdot_test: np.ndarray  # (N_test, 2n)
-    grad_test: np.ndarray  # (N_test, 2n)
-    H_test: np.ndarray  # (N_test,)
+    grad_test: np.ndarray | None  # (N_test, 2n); None for measured data
+    H_test: np.ndarray | None  # (N_test,); None for measured data
     anchor: np.ndarray  # (2n,)
     anchor_H: float
-    domain: np.ndarray  # (2n, 2) box the points were drawn from
+    domain: np.ndarray  # (2n, 2) box the points were drawn from (tasks: the system's box)
+    task: TaskInfo | None = None  # a standard HNN task's protocol; None for box data
+    # held-out validation points with exact targets (None: none drawn)
+    x_val: np.ndarray | None = None  # (N_val, 2n)
+    xdot_val: np.ndarray | None = None
+    grad_val: np.ndarray | None = None
+    H_val: np.ndarray | None = None
+
+    @property
+    def validation_points(self) -> int:
+        return 0 if self.x_val is None else len(self.x_val)
 
     def head(self, count: int) -> Dataset:
-        """The first ``count`` training and test points (a tiny copy for warm-up fits)."""
-        train, test = slice(0, count), slice(0, count)
+        """The first ``count`` training, test and validation points (a tiny copy for warm-up
+        fits)."""
+        cut = slice(0, count)
+
+        def first(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else array[cut]
+
         return replace(
             self,
-            x_train=self.x_train[train],
-            xdot_train=self.xdot_train[train],
-            H_train=None if self.H_train is None else self.H_train[train],
-            x_test=self.x_test[test],
-            xdot_test=self.xdot_test[test],
-            grad_test=self.grad_test[test],
-            H_test=self.H_test[test],
+            x_train=self.x_train[cut],
+            xdot_train=self.xdot_train[cut],
+            H_train=first(self.H_train),
+            x_test=self.x_test[cut],
+            xdot_test=self.xdot_test[cut],
+            grad_test=first(self.grad_test),
+            H_test=first(self.H_test),
+            x_val=first(self.x_val),
+            xdot_val=first(self.xdot_val),
+            grad_val=first(self.grad_val),
+            H_val=first(self.H_val),
+        )
+
+    def validation(self) -> Dataset | None:
+        """The validation points in the test points' place, so every test metric can be
+        computed on them; None when there are none."""
+        if self.x_val is None:
+            return None
+        return replace(
+            self,
+            x_test=self.x_val,
+            xdot_test=self.xdot_val,
+            grad_test=self.grad_val,
+            H_test=self.H_val,
         )
 
 
@@ -133,7 +186,9 @@ def boundary_initial_states(
     return np.clip(states, system.domain[:, 0], system.domain[:, 1])
 
 
-SOURCES = ("derivatives", "snapshots", "trajectories")
+#: the standard HNN tasks' sources: their own points, counts and split (``task_dataset``)
+TASK_SOURCES = ("published", "real_pendulum")
+SOURCES = ("derivatives", "snapshots", "trajectories", *TASK_SOURCES)
 #: tolerance (rtol and atol) of the exact flow Φ_h behind snapshot and trajectory data
 FLOW_TOL = 1e-13
 #: states integrated together as one stacked ODE: DOP853's error norm is an RMS over the whole
@@ -150,6 +205,12 @@ class DataSource:
     observations: int | None = None  # L, trajectories
     trajectories: int | None = None  # R, trajectories (None: from train_points)
     state_noise_std: float = 0.0  # Gaussian noise on observed states
+    path: str | None = None  # real_pendulum: the data file (None: environment, cache, download)
+
+    @property
+    def is_task(self) -> bool:
+        """A standard HNN task (its protocol fixes the points and the split)."""
+        return self.source in TASK_SOURCES
 
     def start_count(self, train_points: int) -> int:
         """How many uniform states are drawn: one per training point (derivatives, snapshots);
@@ -211,9 +272,11 @@ def make_dataset(
     noise_std: float = 0.0,
     noise_relative: bool = False,
     source: DataSource | None = None,
+    validation_points: int = 0,
 ) -> Dataset:
     """Draw the training starts then the test points from one generator seeded by
-    ``data_seed`` (so every source has the same test points), then any noise.
+    ``data_seed`` (so every source has the same test points), then any noise; the
+    ``validation_points`` from stream 1 of the data seed, uniform in the box with exact targets.
 
     Derivatives: the starts are the training points, targets the exact ẋ; noise on the
     targets ẋ + σ·N(0, 1) per component, σ = ``noise_std`` (absolute), or with
@@ -222,12 +285,16 @@ def make_dataset(
     (``pair_targets``); ``noise_std`` must be 0 (their noise is on the states).
     """
     source = source or DataSource()
+    if source.is_task:
+        return task_dataset(system, source, data_seed)
     if train_points < 2:
         raise ValueError(f"train_points={train_points} must be >= 2")
     if test_points < 1:
         raise ValueError(f"test_points={test_points} must be >= 1")
     if noise_std < 0:
         raise ValueError(f"noise_std={noise_std} must be >= 0")
+    if validation_points < 0:
+        raise ValueError(f"validation_points={validation_points} must be >= 0")
     if source.source not in SOURCES:
         raise ValueError(f"unknown data source {source.source!r}; allowed: {list(SOURCES)}")
     if source.source != "derivatives" and noise_std > 0:
@@ -244,6 +311,15 @@ def make_dataset(
         scale = float(np.sqrt(np.mean(xdot_train**2))) if noise_relative else 1.0
         xdot_train = xdot_train + noise_std * scale * rng.standard_normal(xdot_train.shape)
     grad_test = system.grad_H(x_test)
+    validation = {}
+    if validation_points > 0:
+        x_val = sample_box(system.domain, validation_points, np.random.default_rng([data_seed, 1]))
+        validation = {
+            "x_val": x_val,
+            "xdot_val": system.vector_field(x_val),
+            "grad_val": system.grad_H(x_val),
+            "H_val": system.H(x_val),
+        }
     return Dataset(
         x_train=x_train,
         xdot_train=xdot_train,
@@ -255,6 +331,45 @@ def make_dataset(
         anchor=system.anchor,
         anchor_H=system.anchor_H,
         domain=system.domain,
+        **validation,
+    )
+
+
+def task_dataset(system: HamiltonianSystem, source: DataSource, data_seed: int) -> Dataset:
+    """A standard HNN task's data (``published``: the task is the system's name; or the
+    measured ``real_pendulum``), training rows shuffled once by the data seed (stream 1), Ĥ's
+    constant fixed at the first of them (the measured pendulum: at rest, E = 0)."""
+    if source.source == "real_pendulum":
+        split = published_split(*read_measurements(locate(source.path)))
+        x_train, xdot_train = split.x_train, split.xdot_train
+        x_test, xdot_test = split.x_test, split.xdot_test
+        info = TaskInfo("real_pendulum", 1, 1, t_test=split.t_test)
+    else:
+        arrays = task_arrays(system, system.name, data_seed)
+        x_train, xdot_train = arrays.x_train, arrays.xdot_train
+        x_test, xdot_test = arrays.x_test, arrays.xdot_test
+        info = TaskInfo(
+            system.name,
+            arrays.train_trajectories,
+            arrays.test_trajectories,
+            arrays.min_separation,
+        )
+    order = np.random.default_rng([data_seed, 1]).permutation(len(x_train))
+    x_train, xdot_train = x_train[order], xdot_train[order]
+    measured = info.t_test is not None
+    anchor = np.zeros(x_train.shape[1]) if measured else x_train[0].copy()
+    return Dataset(
+        x_train=x_train,
+        xdot_train=xdot_train,
+        H_train=None if measured else system.H(x_train),
+        x_test=x_test,
+        xdot_test=xdot_test,
+        grad_test=None if measured else system.grad_H(x_test),
+        H_test=None if measured else system.H(x_test),
+        anchor=anchor,
+        anchor_H=float(system.H(anchor[None, :])[0]),
+        domain=system.domain,
+        task=info,
     )
 
 

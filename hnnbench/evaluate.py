@@ -71,11 +71,11 @@ def rel_l2(true: np.ndarray, predicted: np.ndarray) -> float:
 def test_errors(
     model: VectorFieldModel, data: Dataset, outside: OutsideSet | None = None
 ) -> dict[str, float | None]:
-    """The ``test`` metrics; those that need Ĥ are None for a model without one, the outside
-    ones also when no ``outside`` set is given."""
+    """The ``test`` metrics; those that need Ĥ are None for a model without one or data without
+    a known H (measured data), the outside ones also when no ``outside`` set is given."""
     errors: dict[str, float | None] = dict.fromkeys(names("test"))
     errors["test_xdot_rel_l2"] = rel_l2(data.xdot_test, model.predict_vector_field(data.x_test))
-    if is_hamiltonian(model):
+    if is_hamiltonian(model) and data.H_test is not None and data.grad_test is not None:
         errors["test_H_rel_l2"] = rel_l2(data.H_test, model.predict_H(data.x_test))
         errors["test_grad_rel_l2"] = rel_l2(data.grad_test, model.predict_grad(data.x_test))
         if outside is not None:

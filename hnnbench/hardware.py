@@ -35,9 +35,24 @@ def check_hardware(device: Any, dtype: Any, threads: Any) -> None:
     integer("hardware.threads", threads, 1, null="all cores")
 
 
+def threads_for(threads: int | None) -> int:
+    """The threads a run uses: ``hardware.threads``, else the cores it may use (the SLURM
+    allocation's, else this process's CPU affinity)."""
+    if threads:
+        return int(threads)
+    allocated = os.environ.get("SLURM_CPUS_PER_TASK")
+    if allocated and allocated.isdigit() and int(allocated) > 0:
+        return int(allocated)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def apply_threads(threads: int | None) -> int:
-    """Set torch's and the BLAS libraries' thread counts; return the count in effect."""
-    count = int(threads) if threads else (os.cpu_count() or 1)
+    """Set torch's and the BLAS libraries' thread counts (null: ``threads_for``); return the
+    count in effect."""
+    count = threads_for(threads)
     torch.set_num_threads(count)
     # threadpoolctl is the one place the native pools are set (BLAS and OpenMP, numpy's and
     # torch's alike): no environment variables, which only act before a library loads

@@ -1,6 +1,7 @@
 """The metric registry: every number a run reports is declared here once.
 
-Evaluation fills the ``test`` and ``rollout`` metrics, the runner the ``fit`` ones; the record
+Evaluation fills the ``test`` and ``rollout`` metrics, the runner the ``fit`` ones, the standard
+HNN tasks' evaluation (``task_evaluation.py``) the ``task`` ones (null for box data); the record
 schema (``record.FIELDS``), the report's frame, summary tables and figure labels all read this
 table, so a new metric is one ``Metric(...)`` line plus the code that computes it.
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Stage = Literal["fit", "test", "rollout"]
+Stage = Literal["fit", "test", "rollout", "task"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Metric:
     name: str  # record field
     label: str  # table / axis label, without the unit
     unit: str  # "" when dimensionless
-    stage: Stage  # who fills it: the runner's fit clock/meter, test points, or rollouts
+    stage: Stage  # who fills it: the runner's fit clock/meter, test points, rollouts, or a task
     lower_is_better: bool = True
     summarised: bool = True  # gets a median [min–max] column in the summary table
     needs_hamiltonian: bool = False
@@ -67,6 +68,22 @@ _DECLARED = (
         "boundary valid time",
         "",
         "rollout",
+        lower_is_better=False,
+        summarised=False,
+    ),
+    # the standard HNN tasks' published metrics (docs/standard-tasks.md), on their own test set
+    Metric("train_mse", "train MSE", "", "task", summarised=False),
+    Metric("test_mse", "test MSE", "", "task", summarised=False),
+    # E as published: q² + p² for spring and pendulum, the true energy for the n-body tasks
+    Metric("energy_mse", "energy MSE", "", "task", summarised=False),
+    # E = the system's H (for the pendulum its true H beside the published proxy)
+    Metric("energy_mse_H", "energy MSE (true H)", "", "task", summarised=False),
+    # n-body: the closest two bodies came in the model's energy rollouts
+    Metric(
+        "min_pair_separation",
+        "min pair separation",
+        "",
+        "task",
         lower_is_better=False,
         summarised=False,
     ),

@@ -269,6 +269,12 @@ def time_caps(
     return caps
 
 
+def journal_path(config: DictConfig) -> Path:
+    """A multirun's journal: ``$HNNBENCH_PROGRESS_FILE``, else ``progress.jsonl`` in its
+    Hydra sweep folder."""
+    return Path(os.environ.get(JOURNAL_ENV) or Path(config.hydra.sweep.dir) / "progress.jsonl")
+
+
 class Progress(Callback):
     """Prints where a multirun is and keeps its journal (module docstring); silent for one run."""
 
@@ -284,8 +290,7 @@ class Progress(Callback):
         jobs = sweep_jobs(config)
         total = len(jobs) if jobs is not None else None
         self.swept = swept_keys(jobs or [])
-        path = os.environ.get(JOURNAL_ENV) or Path(config.hydra.sweep.dir) / "progress.jsonl"
-        self.journal = Journal(Path(path))
+        self.journal = Journal(journal_path(config))
         event: dict[str, Any] = {"event": "sweep", "total": total, "time": time.time()}
         if jobs is not None:
             default = OmegaConf.select(config, "hydra.runtime.choices.trainer")

@@ -58,11 +58,14 @@ IDENTITY = (
     "rcond",
     "rcond_mode",
     "hidden_width",
+    "depth",
     "train_points",
     "test_points",
+    "validation_points",
     "noise_std",
     "noise_relative",
     "data_source",
+    "task",
     "dt_obs",
     "observations",
     "trajectories",
@@ -73,6 +76,8 @@ IDENTITY = (
     "model_seed",
     "eval_seed",
     "effective_rank",
+    "stopped_by",
+    "converged",
     "device",
     "dtype",
     "threads",
@@ -81,10 +86,17 @@ IDENTITY = (
     "data_time_s",
     "energy_method",
     "energy_error",
+    "near_singularity",
 )
+#: fields the runner copies from the trainer's ``fit_info`` (null when a trainer has none):
+#: the sampled solve's effective rank; why a backprop run ended (``trainers/plateau.py``:
+#: plateau | stalled | steps | max_seconds | target_error | diverged) and whether that means it
+#: converged (plateau, stalled) rather than ran out of budget
+FROM_FIT_INFO = ("effective_rank", "stopped_by", "converged")
 #: nested fields left out of the tidy table (curves and whole configs)
 NESTED = (
     "rollout",
+    "standard_task",
     "trajectory",
     "learning_curve",
     "fit_info",

@@ -14,6 +14,7 @@ interface (``model.py``): no trainer-specific code here.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import time
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from hnnbench.checks import (
@@ -43,6 +44,7 @@ from hnnbench.correction import CORRECTIONS, corrected
 from hnnbench.data import (
     INITIAL_RULES,
     SOURCES,
+    TASK_SOURCES,
     DataSource,
     boundary_initial_states,
     initial_rule,
@@ -70,14 +72,19 @@ from hnnbench.hardware import (
 )
 from hnnbench.integrators import STEPPERS
 from hnnbench.model import is_hamiltonian
+from hnnbench.real_pendulum import locate, published_split, read_measurements
 from hnnbench.record import (
     FIELDS,
+    FROM_FIT_INFO,
     RECORD_NAME,
     SCHEMA_VERSION,
     is_complete,
     run_id_of,
     write_atomic,
 )
+from hnnbench.resources import check_memory
+from hnnbench.task_evaluation import evaluate_task
+from hnnbench.tasks import PUBLISHED_PARAMS, TASKS, point_counts
 from hnnbench.timing import autorange
 from hnnbench.trainers import Trainer
 from hnnbench.trainers.malloc import tuned_malloc
@@ -118,6 +125,7 @@ def validate(cfg: DictConfig) -> None:
     integer("hidden_width", cfg.hidden_width, 1)
     integer("train_points", cfg.train_points, 2)
     integer("test_points", cfg.test_points, 1)
+    integer("validation_points", cfg.validation_points, 0)
     number("noise_std", cfg.noise_std, minimum=0)
     flag("noise_relative", cfg.noise_relative)
     integer("seed", cfg.seed, 0)
@@ -145,10 +153,10 @@ def validate(cfg: DictConfig) -> None:
     number("evaluation.divergence_scale", evaluation.divergence_scale, above=1)
     source = data_source(cfg)
     correction = choice("evaluation.correction", evaluation.correction, CORRECTIONS)
-    if correction != "none" and source.source == "derivatives":
+    if correction != "none" and source.source not in ("snapshots", "trajectories"):
         raise ConfigError(
             f"evaluation.correction={correction!r} corrects an Ĥ learned from snapshot pairs; "
-            "with data=derivatives use correction=none (or data=snapshots / trajectories)"
+            f"with data={source.source} use correction=none (or data=snapshots / trajectories)"
         )
     trajectory = evaluation.trajectory
     number("evaluation.trajectory.horizon", trajectory.horizon, above=0)
@@ -205,6 +213,16 @@ def data_source(cfg: DictConfig) -> DataSource:
     source = choice("data.source", data.source, SOURCES)
     if source == "derivatives":
         return DataSource()
+    if source in TASK_SOURCES:
+        if cfg.noise_std != 0:
+            raise ConfigError(
+                f"noise_std={cfg.noise_std!r}: data={source} is a standard HNN task whose "
+                "protocol fixes its noise; use noise_std=0"
+            )
+        path = data.get("path")
+        if path is not None:
+            text("data.path", path)
+        return DataSource(source, path=path)
     if cfg.noise_std != 0:
         raise ConfigError(
             f"noise_std={cfg.noise_std!r} is noise on exact derivatives; with "
@@ -225,6 +243,70 @@ def data_source(cfg: DictConfig) -> DataSource:
     return DataSource(source, float(dt_obs), observations, count, float(noise))
 
 
+def validation_for(validation_points: int, trainer: Trainer, is_task: bool = False) -> None:
+    """A trainer that stops on its validation error (a plateau rule) needs validation points."""
+    why = trainer.needs_validation()
+    if why is not None and is_task:
+        raise ConfigError(
+            f"the standard HNN tasks have no validation split, and {why} needs one; "
+            "use trainer.plateau_tolerance=null (the run then ends at its budget)"
+        )
+    if why is not None and validation_points < 1:
+        raise ConfigError(
+            f"validation_points={validation_points} must be >= 1 for {why}; "
+            "or switch the rule off (trainer.plateau_tolerance=null)"
+        )
+
+
+def check_task(cfg: DictConfig, system: Any, trainer: Trainer) -> None:
+    """A standard HNN task's data source: a system it fits, the point counts its protocol
+    fixes (the record's train_points / test_points are then true), the measured file found and
+    verified (``real_pendulum.locate``: a download at most, before any work), and no SWIM
+    oracle where no true H exists."""
+    source = data_source(cfg)
+    if not source.is_task:
+        return
+    if source.source == "published":
+        if system.name not in TASKS:
+            raise ConfigError(
+                f"data=published runs the standard HNN task named like the system; system "
+                f"{system.name!r} has none; allowed systems: {list(TASKS)} (e.g. task=spring)"
+            )
+        counts = point_counts(system.name)
+    else:
+        if system.name != "pendulum":
+            raise ConfigError(
+                f"data=real_pendulum is a measured pendulum: use system=pendulum_real "
+                f"(got system {system.name!r}), or task=real_pendulum"
+            )
+        counts = real_counts(source.path)
+        if getattr(trainer, "method", None) == "swim":
+            raise ConfigError(
+                "trainer method 'swim' samples with the true H at the training points, which "
+                "measured data do not have; allowed: elm, uswim, aswim"
+            )
+    task = task_name(source, system.name)
+    if system.params != PUBLISHED_PARAMS[task]:
+        raise ConfigError(
+            f"data={source.source}: the published {task} task has {system.name} parameters "
+            f"{PUBLISHED_PARAMS[task]}, not {system.params}; use task={task} (its system preset)"
+        )
+    if (cfg.train_points, cfg.test_points) != counts:
+        raise ConfigError(
+            f"train_points={cfg.train_points}, test_points={cfg.test_points} do not match "
+            f"the protocol of data={source.source} on {system.name} ({counts[0]} training, "
+            f"{counts[1]} test points); set train_points={counts[0]} test_points={counts[1]} "
+            "(task=… sets them)"
+        )
+
+
+def real_counts(path: str | None) -> tuple[int, int]:
+    """(training, test) rows of the measured pendulum's published split (the file is located and
+    verified first: a ConfigError when it cannot be)."""
+    split = published_split(*read_measurements(locate(path)))
+    return len(split.x_train), len(split.x_test)
+
+
 def no_hamiltonian(correction: str, trainer: Trainer) -> None:
     """A correction rewrites Ĥ: refused for a trainer whose model has none (S-MLP, Adam-MLP)."""
     if correction != "none" and not trainer.learns_hamiltonian:
@@ -234,16 +316,23 @@ def no_hamiltonian(correction: str, trainer: Trainer) -> None:
         )
 
 
-def check(cfg: DictConfig) -> tuple[Any, Trainer]:
+def check(
+    cfg: DictConfig, memory: int | None = None, where: str = "this machine"
+) -> tuple[Any, Trainer]:
     """Everything that can be rejected before any work: the values, a results folder that can
-    be written, and the system and trainer their constructors accept. Returns both built;
-    raises ConfigError (a missing interpolation such as ``${nope}`` is one too)."""
+    be written, the system and trainer their constructors accept, and an estimated peak
+    memory within ``memory`` bytes (default: this machine's; ``resources.py``). Returns the
+    system and trainer built; raises ConfigError (a missing interpolation such as ``${nope}``
+    is one too)."""
     try:
         validate(cfg)
         built = build(cfg, seeds_of(cfg))
         trajectory_of(cfg, len(built[0].domain))
         initial_rule(built[0], cfg.evaluation.initial_states, shell_fractions(cfg))
         no_hamiltonian(cfg.evaluation.correction, built[1])
+        validation_for(cfg.validation_points, built[1], data_source(cfg).is_task)
+        check_task(cfg, *built)
+        check_memory(cfg, *built, available=memory, where=where)
         writable_folder("results_dir", cfg.results_dir)  # last: bad values leave no folder
         return built
     except OmegaConfBaseException as err:
@@ -307,15 +396,19 @@ def empty_record(
         hidden_width=cfg.hidden_width,
         train_points=cfg.train_points,
         test_points=cfg.test_points,
+        validation_points=cfg.validation_points,
         noise_std=cfg.noise_std,
         noise_relative=cfg.noise_relative,
         data_source=source.source,
+        task=None if not source.is_task else task_name(source, cfg.system.name),
         dt_obs=source.dt_obs,
         observations=source.observations,
         trajectories=None
         if source.source != "trajectories"
         else source.start_count(cfg.train_points),
-        state_noise_std=None if source.source == "derivatives" else source.state_noise_std,
+        state_noise_std=None
+        if source.source == "derivatives" or source.is_task
+        else source.state_noise_std,
         correction=cfg.evaluation.correction,
         seed=cfg.seed,
         data_seed=seeds.data,
@@ -330,13 +423,35 @@ def empty_record(
     return record
 
 
+def task_name(source: DataSource, system: str) -> str:
+    """The standard HNN task of a task source: the measured pendulum, else the system's."""
+    return "real_pendulum" if source.source == "real_pendulum" else system
+
+
+def resolved_task(cfg: DictConfig) -> dict[str, Any]:
+    """The run's configuration resolved, without Hydra's own node (a sweep's job config has
+    one; the run's own config has not): what the record holds and its run_id is made from."""
+    task = copy.deepcopy(cfg)
+    with open_dict(task):
+        task.pop("hydra", None)
+    resolved = OmegaConf.to_container(task, resolve=True)
+    assert isinstance(resolved, dict)
+    return resolved
+
+
+def record_path(cfg: DictConfig) -> Path:
+    """Where the run ``cfg`` writes its record (``run`` below; the SLURM launcher skips the
+    runs whose record there is complete)."""
+    return Path(cfg.results_dir) / cfg.name / run_id_of(resolved_task(cfg)) / RECORD_NAME
+
+
 def run(cfg: DictConfig) -> str:
     """Run one configuration and write its record; return the status (``skipped`` when a
     complete record exists). A bad configuration raises ConfigError before any work and
     writes no record."""
     system, trainer = check(cfg)
     seeds = seeds_of(cfg)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = resolved_task(cfg)
     run_id = run_id_of(resolved)
     out_dir = Path(cfg.results_dir) / cfg.name / run_id
     record_path = out_dir / RECORD_NAME
@@ -398,23 +513,25 @@ def execute(
         cfg.noise_std,
         cfg.noise_relative,
         source,
+        cfg.validation_points,
     )
     data_time = time.perf_counter() - start
     evaluation = cfg.evaluation
-    initial_states, rule = rollout_states(
-        system,
-        evaluation.rollouts,
-        evaluation.horizon,
-        seeds.eval,
-        evaluation.initial_states,
-        shell_fractions(cfg),
-    )
-    outside = make_outside_set(
-        system, evaluation.outside_points, evaluation.outside_scale, seeds.eval
-    )
-    boundary = boundary_initial_states(
-        system, evaluation.boundary_rollouts, seeds.eval, evaluation.boundary_fraction
-    )
+    if data.task is None:  # box data: rollout, outside and boundary sets from the domain
+        initial_states, rule = rollout_states(
+            system,
+            evaluation.rollouts,
+            evaluation.horizon,
+            seeds.eval,
+            evaluation.initial_states,
+            shell_fractions(cfg),
+        )
+        outside = make_outside_set(
+            system, evaluation.outside_points, evaluation.outside_scale, seeds.eval
+        )
+        boundary = boundary_initial_states(
+            system, evaluation.boundary_rollouts, seeds.eval, evaluation.boundary_fraction
+        )
     device = torch.device(cfg.hardware.device)
     if cfg.warmup:
         warm_up(trainer, data)
@@ -446,7 +563,8 @@ def execute(
     fields.pop("hardware")
     fit_info = dict(trainer.fit_info_, energy_hardware=reading.hardware)
     fields["fit_info"] = fit_info
-    fields["effective_rank"] = fit_info.get("effective_rank")
+    for key in FROM_FIT_INFO:  # null for a trainer whose fit_info lacks them
+        fields[key] = fit_info.get(key)
     if fit_info.get("rcond_mode") == "auto":  # the record holds the value GCV chose
         fields["rcond"] = fit_info.get("rcond")
     fields["learning_curve"] = trainer.learning_curve_ or None  # None: no iterations
@@ -455,6 +573,10 @@ def execute(
     if trainer.status_ != "ok":
         fields.update(status=trainer.status_, error=trainer.status_message_)
         return fields
+    if data.task is not None:  # a standard HNN task: its own metrics and rollouts
+        fields.update(evaluate_task(model, data, system, seeds.eval, evaluation.threshold,
+                                    evaluation.energy_floor))  # fmt: skip
+        return finish(cfg, model, system, data, fields, out_dir)
     settings = RolloutSettings(
         initial_states,
         evaluation.horizon,
@@ -472,6 +594,14 @@ def execute(
     # errors were mapped and page-faulted afresh on every call (7.0 s → 5.0 s measured)
     with tuned_malloc():
         fields.update(evaluate(scored, data, system, settings, outside))
+    return finish(cfg, model, system, data, fields, out_dir)
+
+
+def finish(
+    cfg: DictConfig, model: Any, system: Any, data: Any, fields: dict[str, Any], out_dir: Path
+) -> dict[str, Any]:
+    """After the evaluation: the energy-trajectory study (when asked for), the status, the
+    saved model; returns ``fields``."""
     study = trajectory_of(cfg, data.x_train.shape[1])
     if study is not None:  # written before the record, so a complete record has its file
         fields["trajectory"], arrays = trajectory_study(model, system, study)

@@ -9,11 +9,18 @@ import pytest
 import torch
 
 from hnnbench import systems
+from hnnbench.checks import ConfigError
 from hnnbench.data import make_dataset
 from hnnbench.hardware import torch_threads
 from hnnbench.network import HamiltonianNet
 from hnnbench.runner import run
-from hnnbench.trainers import AdamTrainer, AdamTunedTrainer, LBFGSTrainer, backprop
+from hnnbench.trainers import (
+    AdamMLPTrainer,
+    AdamTrainer,
+    AdamTunedTrainer,
+    LBFGSTrainer,
+    backprop,
+)
 from hnnbench.trainers import malloc as malloc_module
 from hnnbench.trainers.adam import warmup_cosine
 from hnnbench.trainers.backprop import GRAD_MODES, hnn_loss
@@ -97,7 +104,7 @@ def test_divergence_is_recorded_not_raised(name, spring_data):
     bad = replace(bad, xdot_train=xdot)
     trainer = TRAINERS[name](10, steps=50, eval_every=1)
     trainer.fit(bad)
-    assert trainer.diverged_ and trainer.stop_reason_ == "diverged"
+    assert trainer.diverged_ and trainer.stopped_by_ == "diverged"
     assert trainer.status_ == "diverged" and "non-finite loss" in trainer.status_message_
     assert trainer.steps_done_ < 50
 
@@ -113,7 +120,7 @@ def test_a_huge_learning_rate_diverges(name, spring_data):
 def test_target_error_stops_early(name, spring_data):
     trainer = TRAINERS[name](50, steps=1000, eval_every=10, target_error=0.5)
     trainer.fit(spring_data)
-    assert trainer.stop_reason_ == "target_error"
+    assert trainer.stopped_by_ == "target_error"
     assert trainer.learning_curve_[-1]["test_H_rel_l2"] <= 0.5 and trainer.steps_done_ < 1000
 
 
@@ -124,7 +131,7 @@ def test_max_seconds_stops(name, spring_data):
     eval_every = 10 if name == "lbfgs" else 10**5
     trainer = TRAINERS[name](50, steps=10**6, eval_every=eval_every, max_seconds=0.2)
     trainer.fit(spring_data)
-    assert trainer.stop_reason_ == "max_seconds"
+    assert trainer.stopped_by_ == "max_seconds"
     last = trainer.learning_curve_[-1]
     assert math.isfinite(last["seconds"]) and last["seconds"] >= 0.2
     assert last["step"] == trainer.steps_done_ < eval_every or name == "lbfgs"
@@ -171,7 +178,7 @@ def test_adam_tuned_anneals_on_the_clock_when_time_binds(spring_data, monkeypatc
         10, steps=10**6, lr=1e-3, warmup=0.1, eval_every=5, max_seconds=0.2, progress=False
     )
     trainer.fit(spring_data)
-    assert trainer.stop_reason_ == "max_seconds" and trainer.steps_done_ < 200
+    assert trainer.stopped_by_ == "max_seconds" and trainer.steps_done_ < 200
     lr = [p["lr"] for p in trainer.learning_curve_[1:]]
     peak = lr.index(max(lr))
     assert max(lr) > 0.95e-3 and 0 < peak < len(lr) - 1  # warmed up, then decayed
@@ -300,3 +307,28 @@ def test_fit_info_says_what_ran(spring_data):
 def test_bad_arguments(cls, kwargs, message):
     with pytest.raises(ValueError, match=message):
         cls(**{"hidden_width": 10, **kwargs})
+
+
+# ---------------------------------------------------------------- the published models' options
+
+
+@pytest.mark.parametrize("cls", [AdamTrainer, AdamMLPTrainer])
+def test_depth_orthogonal_init_and_a_frozen_output_bias(cls, spring_data):
+    trainer = cls(16, steps=20, batch_size=None, lr=1e-2, depth=2, init="orthogonal",
+                  output_bias=False, eval_every=10, progress=False)  # fmt: skip
+    net = trainer._init_network(2)
+    assert net.depth == 2 and not net.output.bias.requires_grad
+    for layer in (net.hidden, net.deeper[0]):  # orthogonal: W Wᵀ = I on the smaller side
+        w = layer.weight.detach()
+        gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+        torch.testing.assert_close(gram, torch.eye(len(gram), dtype=w.dtype))
+    fitted = trainer.fit(spring_data)
+    assert fitted.depth == 2 and trainer.fit_info_["depth"] == 2
+    assert trainer.record_fields()["depth"] == 2
+    if cls is AdamMLPTrainer:  # no anchor shift: the MLP's head has no bias at all
+        assert torch.count_nonzero(fitted.output.bias) == 0
+
+
+def test_the_fused_loss_refuses_a_deeper_network():
+    with pytest.raises(ConfigError, match="grad_mode='fused' is the one-hidden-layer loss"):
+        AdamTrainer(8, depth=2, grad_mode="fused")

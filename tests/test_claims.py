@@ -352,7 +352,7 @@ def test_overrides_go_to_one_side_or_both() -> None:
     assert sides["sampled"] == ["system=spring", "hidden_width=8"]
     assert sides["backprop"] == ["system=spring", "trainer.lr=1e-3", "hardware=cuda"]
     assert [p.name for p in claims.select(True, ["backprop"])] == [
-        "claims_adam", "claims_adam_tuned", "claims_lbfgs"
+        "claims_adam", "claims_adam_tuned", "claims_lbfgs", "claims_converged"
     ]  # fmt: skip
     with pytest.raises(ValueError, match="unknown claims part"):
         claims.select(True, ["nope"])
@@ -404,3 +404,15 @@ def test_tiny_claims_run_end_to_end(tmp_path: Path) -> None:
     assert verdicts["timings"].str.match(r"clean$|CONTENDED \(\d+ run").all()
     search = pd.read_csv(out / "report" / "tables" / "lr_search.csv")
     assert list(search["configs"]) == [2] and list(search["tuning_runs"]) == [1]
+
+
+def test_the_regime_says_converged_capped_or_budget() -> None:
+    def regime(**fields) -> str:
+        records = [sampled(50, 8e-4, 0.05), backprop(CURVE, 0, **fields)]
+        records.append(backprop(CURVE, 1, **fields))
+        return m.regime(problem_of(records).baselines[0])
+
+    assert regime(converged=True, stopped_by="plateau") == "at convergence (plateau)"
+    assert regime(converged=False, stopped_by="steps") == "capped at 30 steps (0/2 converged)"
+    assert regime(converged=False, stopped_by="max_seconds") == "within a budget of 10 s"
+    assert regime() == "within a budget of 10 s"  # records from before the plateau rule

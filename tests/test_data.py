@@ -53,7 +53,12 @@ def test_bad_dataset_arguments(kwargs, message):
         make_dataset(systems.get("spring"), **args)
 
 
-@pytest.mark.parametrize("name", systems.names())
+#: bound gravitational orbits circle the origin and leave every box that keeps the bodies apart:
+#: no box rollout states (their task protocol has its own, tests/test_standard_tasks.py)
+BOXED = [name for name in systems.names() if name not in ("two_body", "three_body")]
+
+
+@pytest.mark.parametrize("name", BOXED)
 def test_rollout_initial_states_stay_in_domain(name):
     system = systems.get(name)
     x0 = rollout_initial_states(system, 5, horizon=5.0, eval_seed=7)

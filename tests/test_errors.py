@@ -142,7 +142,7 @@ CHECK_CASES = [
     (["+system.mass=1"], r"^system: unknown parameter 'mass' for system 'pendulum'"),
     (["hidden_width=${nope}"], r"^hidden_width: Interpolation key 'nope' not found$"),
     # data sources and the backward-error correction (conf/data/, evaluation.correction)
-    (["data.source=nope"], r"^unknown data\.source 'nope'; allowed: \['derivatives', 'snapshots'"),
+    (["data.source=nope"], r"^unknown data\.source 'nope'; allowed: \['derivatives', 'published'"),
     (["data=snapshots", "data.dt_obs=0"], r"^data\.dt_obs=0 must be > 0$"),
     (["data=trajectories", "data.dt_obs=-0.1"], r"^data\.dt_obs=-0\.1 must be > 0$"),
     (["data=trajectories", "data.observations=1"], r"^data\.observations=1 must be >= 2$"),
@@ -215,7 +215,7 @@ def test_a_good_configuration_passes_and_creates_the_results_folder(tmp_path: Pa
         (["train_points=1"], "train_points=1 must be >= 2"),
         (["hardware.threads=-1"], "hardware.threads=-1 must be >= 1 (or null: all cores)"),
         (["evaluation.integrator=euler"], "unknown evaluation.integrator 'euler'; allowed: ["),
-        (["data=nope"], "Could not find 'data/nope'; allowed: ['derivatives', 'snapshots', 'traj"),
+        (["data=nope"], "Could not find 'data/nope'; allowed: ['derivatives', 'published', 'real"),
         (["trainer=adam", "trainer.lr=0"], "trainer: lr=0 must be > 0"),
         (["-m", "system=spring", "results_dir={file}"], "is a file, not a folder"),
     ],

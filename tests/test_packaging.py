@@ -51,8 +51,11 @@ def test_wheel_ships_configs_and_systems_inside_the_package(wheel):
     assert "hnnbench/conf/trainer/aswim.yaml" in names
     assert "hnnbench/systems/pendulum.py" in names
     assert "hnnbench/data/paper_tables.csv" in names
+    assert "hydra_plugins/hnnbench_sweeper/__init__.py" in names  # the grid sweeper
+    assert "hnnbench/data/hnn_tasks_tables.csv" in names
     tops = {name.split("/")[0] for name in names if not name.startswith("hnnbench-")}
-    assert tops == {"hnnbench"}  # no bare top-level `systems` or `conf`
+    # no bare top-level `systems` or `conf`; Hydra finds plugins only in hydra_plugins
+    assert tops == {"hnnbench", "hydra_plugins"}
 
 
 def test_wheel_in_fresh_venv_runs_smoke_and_report_outside_the_checkout(wheel, tmp_path):

@@ -18,10 +18,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hnnbench.data import TASK_SOURCES
 from hnnbench.evaluate import TRAJECTORY_FILE
 from hnnbench.metrics import heading
 from hnnbench.record import BadRecord
-from hnnbench.report import adam_curve, compare, figures, matched, measurement, tables, verdicts
+from hnnbench.report import (
+    adam_curve,
+    compare,
+    figures,
+    matched,
+    measurement,
+    standard_tasks,
+    tables,
+    verdicts,
+)
 from hnnbench.report.document import (
     Code,
     Note,
@@ -100,8 +110,9 @@ def summary_section(frame: pd.DataFrame) -> Section:
 def claims_sections(
     frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], out_dir: Path
 ) -> tuple[Section, Section]:
-    """(the claims check, the matched-accuracy section with its two figures)."""
-    problems = matched.problems_of(frame, records)
+    """(the claims check, the matched-accuracy section with its two figures); the standard HNN
+    tasks' runs have their own claims check (``standard_tasks``)."""
+    problems = matched.problems_of(frame[~frame["data_source"].isin(TASK_SOURCES)], records)
     folder = out_dir / "figures"
     # a hyphen: slug() never makes one, so no group's figures can overwrite these
     made = [
@@ -405,6 +416,7 @@ def build_sections(
         rcond_section(frame),
         noise_section(frame),
         prior_section(frame, out_dir),
+        standard_tasks.section(records),
     )
     banner = measurement.contention_section(frame, list(records))
     opening = [banner, claims] if banner is not None else [claims]

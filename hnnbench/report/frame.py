@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from hnnbench.data import TASK_SOURCES
 from hnnbench.evaluate import DEFAULT_THRESHOLD
 from hnnbench.metrics import METRICS
 from hnnbench.report.experiments import claims_group, paper_experiment
@@ -158,7 +159,9 @@ def row_of(index: int, record: Mapping[str, Any]) -> dict[str, Any]:
     threshold = rollout_threshold(record)
     if threshold != DEFAULT_THRESHOLD:  # valid times at another threshold are another metric
         row["case"] += f"; valid time at τ={threshold:g}"
-    if row["data_source"] != "derivatives":
+    if row["data_source"] in TASK_SOURCES:  # a standard HNN task: its protocol is the case
+        row["case"] += f"; {record.get('task')} task"
+    elif row["data_source"] != "derivatives":
         row["case"] += f"; {row['data_source']} h={row['dt_obs']:g}"
         if row["state_noise_std"] > 0:
             row["case"] += f"; state noise {row['state_noise_std']:g}"

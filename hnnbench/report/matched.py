@@ -43,6 +43,7 @@ from hnnbench.report.frame import as_float
 PROBLEM = ["system", "case", "train_points"]
 CONFIG = ["method", "device", "hidden_width", "lr", "setup"]
 PAPER_METHOD = "adam"  # the paper's protocol
+ERROR = "test_H_rel_l2"  # the error both sides are matched on unless a caller names another
 
 Kind = Literal["exact", "at_least", "at_most", "bracket", "unreached"]
 
@@ -180,11 +181,11 @@ def ratio_bracket(numerator: Estimate, low_den: float | None, high_den: float | 
 # ---------------------------------------------------------------- learning curves
 
 
-def curve_of(record: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(seconds, test rel-L2(H)) of a learning curve, non-finite errors as inf."""
+def curve_of(record: Mapping[str, Any], metric: str = ERROR) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds, ``metric``) of a learning curve, non-finite errors as inf."""
     points = record.get("learning_curve") or []
     seconds = np.array([as_float(p.get("seconds")) for p in points], dtype=float)
-    errors = np.array([as_float(p.get("test_H_rel_l2")) for p in points], dtype=float)
+    errors = np.array([as_float(p.get(metric)) for p in points], dtype=float)
     return seconds, np.where(np.isfinite(errors), errors, np.inf)
 
 
@@ -208,6 +209,8 @@ class Run:
     cpu_time: float = math.nan  # process CPU seconds of the fit
     contended: bool = False  # the timed fit shared the machine (timing.py's rule)
     converged: bool | None = None  # stopped by its plateau rule (None: not recorded)
+    stopped_by: str | None = None  # plateau, stalled, steps, max_seconds, target_error, …
+    steps: int | None = None  # the last step (iteration) of its learning curve
 
     @property
     def best_error(self) -> float:
@@ -236,12 +239,13 @@ class Run:
         return seconds / wall if wall > 0 else math.nan
 
 
-def run_of(row: Mapping[str, Any], record: Mapping[str, Any]) -> Run | None:
-    """A ``Run`` from a frame row and its record; a run without a learning curve is one point
-    (its training time, its final error). None when there is nothing to compare."""
-    seconds, errors = curve_of(record)
-    if not seconds.size:
-        seconds, errors = np.array([row["train_time_s"]]), np.array([row["test_H_rel_l2"]])
+def run_of(row: Mapping[str, Any], record: Mapping[str, Any], metric: str = ERROR) -> Run | None:
+    """A ``Run`` from a frame row and its record; a run whose learning curve does not follow
+    ``metric`` is one point (its training time, its final error). None when there is nothing to
+    compare."""
+    seconds, errors = curve_of(record, metric)
+    if not np.isfinite(errors).any():
+        seconds, errors = np.array([row["train_time_s"]]), np.array([row[metric]])
     keep = np.isfinite(seconds)
     if not keep.any() or not np.isfinite(errors[keep]).any():
         return None
@@ -256,7 +260,15 @@ def run_of(row: Mapping[str, Any], record: Mapping[str, Any]) -> Run | None:
         cpu_time=float(row["cpu_time_s"]),
         contended=row["contended"] is True,
         converged=record.get("converged"),
+        stopped_by=record.get("stopped_by"),
+        steps=_last_step(record),
     )
+
+
+def _last_step(record: Mapping[str, Any]) -> int | None:
+    points = record.get("learning_curve") or []
+    step = as_float(points[-1].get("step")) if points else math.nan
+    return int(step) if math.isfinite(step) else None
 
 
 def median_curve(runs: Sequence[Run]) -> tuple[np.ndarray, ...]:
@@ -322,7 +334,7 @@ LADDER_ORDER = ["time_median", "error_median", "method", "device", "hidden_width
 ACCURACY_ORDER = ["error_median", "time_median", "method", "device", "hidden_width", "setup"]
 
 
-def ladder_of(rows: pd.DataFrame) -> pd.DataFrame:
+def ladder_of(rows: pd.DataFrame, metric: str = ERROR) -> pd.DataFrame:
     """The sampled configurations of one problem (complete runs), cheapest first."""
     complete = rows[(rows["trainer"] == "sampled") & (rows["status"] == "ok")]
     out = []
@@ -331,7 +343,7 @@ def ladder_of(rows: pd.DataFrame) -> pd.DataFrame:
         row["label"] = config_label(row)
         row["seeds"] = len(runs)
         for name, column in (
-            ("error", "test_H_rel_l2"),
+            ("error", metric),
             ("time", "train_time_s"),
             ("energy", "energy_kwh"),
             ("cpu", "cpu_time_s"),
@@ -359,7 +371,7 @@ def most_accurate_within(ladder: pd.DataFrame, seconds: float) -> pd.Series | No
     return None if hits.empty else hits.sort_values(ACCURACY_ORDER, kind="stable").iloc[0]
 
 
-def backprop_configs(rows: pd.DataFrame) -> pd.DataFrame:
+def backprop_configs(rows: pd.DataFrame, metric: str = ERROR) -> pd.DataFrame:
     """The backprop configurations of one problem: runs, score and cost, best first per baseline.
 
     Score: median final test error over seeds, a diverged run counting as inf (failed runs are
@@ -370,7 +382,7 @@ def backprop_configs(rows: pd.DataFrame) -> pd.DataFrame:
         row: dict[str, Any] = dict(zip(CONFIG, key, strict=True))
         row["baseline"] = baseline_label(row["method"], row["device"])
         row["label"] = config_label(row)
-        errors = np.where(runs["status"] == "ok", runs["test_H_rel_l2"], math.inf)
+        errors = np.where(runs["status"] == "ok", runs[metric], math.inf)
         errors = np.where(np.isnan(errors), math.inf, errors)
         row["score"] = float(np.median(errors))
         row["time_median"] = _median(runs["train_time_s"])[0]
@@ -417,14 +429,16 @@ class Problem:
         return not self.ladder.empty and any(b.runs for b in self.baselines)
 
 
-def baselines_of(rows: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> list[Baseline]:
+def baselines_of(
+    rows: pd.DataFrame, records: Sequence[Mapping[str, Any]], metric: str = ERROR
+) -> list[Baseline]:
     """One baseline per backprop method and device of a problem's rows, in label order."""
     by_idx = rows.set_index("idx", drop=False)
     out = []
-    for label, tried in backprop_configs(rows).groupby("baseline", sort=True):
+    for label, tried in backprop_configs(rows, metric).groupby("baseline", sort=True):
         chosen, others = tried.iloc[0], tried.iloc[1:]
         complete = [i for i in chosen["idx"] if by_idx.loc[i, "status"] == "ok"]
-        runs = [run_of(by_idx.loc[i], records[i]) for i in complete]
+        runs = [run_of(by_idx.loc[i], records[i], metric) for i in complete]
         out.append(
             Baseline(
                 label=str(label),
@@ -440,8 +454,11 @@ def baselines_of(rows: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> li
     return out
 
 
-def problems_of(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> list[Problem]:
-    """Every problem with at least one complete sampled or backprop run, in frame order."""
+def problems_of(
+    frame: pd.DataFrame, records: Sequence[Mapping[str, Any]], metric: str = ERROR
+) -> list[Problem]:
+    """Every problem with at least one complete sampled or backprop run, in frame order, the
+    two sides matched on ``metric`` (a frame column; learning-curve points may hold it)."""
     if frame.empty:
         return []
     # matched on test rel-L2(H): models without a Hamiltonian (S-MLP, Adam-MLP) have none
@@ -453,8 +470,8 @@ def problems_of(frame: pd.DataFrame, records: Sequence[Mapping[str, Any]]) -> li
             system=system,
             case=case,
             train_points=None if points is pd.NA else int(points),
-            ladder=ladder_of(rows),
-            baselines=baselines_of(rows, records),
+            ladder=ladder_of(rows, metric),
+            baselines=baselines_of(rows, records, metric),
             sampled_runs=int((rows["trainer"] == "sampled").sum()),
             backprop_runs=int((rows["trainer"] == "backprop").sum()),
         )
@@ -701,12 +718,18 @@ def _problem_columns(problem: Problem) -> dict[str, Any]:
 
 
 def regime(baseline: Baseline) -> str:
-    """'at convergence (plateau)' when every seed stopped on its plateau rule, else 'within a
-    T-s budget' (the budget's median), the regime a verdict against it speaks for."""
-    if baseline.runs and all(r.converged for r in baseline.runs):
+    """The regime a verdict against this baseline speaks for: 'at convergence (plateau)' when
+    every seed stopped on its plateau rule; 'capped at N steps (k/n converged)' when a step cap
+    ended some; else 'within a budget of T s' (the budget's median)."""
+    runs = baseline.runs
+    if runs and all(r.converged for r in runs):
         return "at convergence (plateau)"
-    budget = _float_spread([r.budget for r in baseline.runs])
-    return f"within a {fmt(budget.median.low) if budget else '?'}-s budget"
+    capped = [r.steps for r in runs if r.stopped_by == "steps" and r.steps is not None]
+    if capped:
+        done = sum(bool(r.converged) for r in runs)
+        return f"capped at {max(capped)} steps ({done}/{len(runs)} converged)"
+    budget = _float_spread([r.budget for r in runs])
+    return f"within a budget of {fmt(budget.median.low) if budget else '?'} s"
 
 
 def at_best_table(problems: Sequence[Problem]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -20,12 +20,17 @@ from hnnbench.systems.henon_heiles import HenonHeiles
 from hnnbench.systems.lotka_volterra import LotkaVolterra
 from hnnbench.systems.pendulum import Pendulum
 from hnnbench.systems.spring import Spring
+from hnnbench.systems.three_body import ThreeBody
 from hnnbench.systems.toda import Toda
+from hnnbench.systems.two_body import TwoBody
 
 _REGISTRY: dict[str, type[HamiltonianSystem]] = {
     cls.name: cls
-    for cls in (Pendulum, Spring, HenonHeiles, DoublePendulum, LotkaVolterra, FPUT, Toda)
-}
+    for cls in (
+        Pendulum, Spring, HenonHeiles, DoublePendulum, LotkaVolterra, FPUT, Toda, TwoBody,
+        ThreeBody,
+    )
+}  # fmt: skip
 
 
 def names() -> list[str]:

@@ -8,7 +8,9 @@ cosine decay to 0 over the run's budget, a larger peak learning rate, the fused 
 optionally full batch, float32 arithmetic or ``torch.compile``.
 
 The loss, the initialisation, the learning curve, the stops and the anchor shift are
-``backprop.BackpropTrainer``'s, shared with ``lbfgs``.
+``backprop.BackpropTrainer``'s, shared with ``lbfgs``. The plateau rule (``plateau.py``) stops
+``adam`` where it fires: its learning rate is constant, so the plateau is where the protocol as
+published converges. ``adam_tuned`` anneals first (see ``AdamTunedTrainer``).
 
 ``adam_mlp`` (``AdamMLPTrainer``): the non-Hamiltonian twin — the paper's Adam (same optimiser,
 lr, batches, budget knobs and PyTorch default initialisation from the model seed) on a
@@ -27,7 +29,7 @@ import torch
 from hnnbench.checks import flag, number
 from hnnbench.data import Dataset
 from hnnbench.evaluate import rel_l2
-from hnnbench.network import HamiltonianNet, OneHiddenLayerNet, VectorFieldNet
+from hnnbench.network import HamiltonianNet, TanhNet, VectorFieldNet
 from hnnbench.trainers.backprop import (
     GRAD_MODES,
     BackpropTrainer,
@@ -40,6 +42,7 @@ __all__ = [
     "GRAD_MODES",
     "AdamMLPTrainer",
     "AdamTrainer",
+    "PLATEAU_LR_FLOOR",
     "AdamTunedTrainer",
     "anchored_rel_error",
     "warmup_cosine",
@@ -73,6 +76,11 @@ class AdamTrainer(BackpropTrainer):
         return {"optimizer": "adam", "lr": self.lr, "weight_decay": self.weight_decay}
 
 
+def half_cosine(done: float) -> float:
+    """1 at ``done`` ≤ 0 down to 0 at ``done`` ≥ 1 along a half cosine."""
+    return 0.5 * (1 + math.cos(math.pi * min(max(done, 0.0), 1.0)))
+
+
 def warmup_cosine(progress: float, warmup: float) -> float:
     """The learning-rate factor at ``progress`` ∈ [0, 1] of the budget: linear from 0 to 1 over
     [0, warmup], then a half cosine from 1 down to 0 at 1 (clamped outside [0, 1])."""
@@ -81,7 +89,13 @@ def warmup_cosine(progress: float, warmup: float) -> float:
         return p / warmup
     if warmup >= 1:
         return 1.0
-    return 0.5 * (1 + math.cos(math.pi * (p - warmup) / (1 - warmup)))
+    return half_cosine((p - warmup) / (1 - warmup))
+
+
+#: adam_tuned acts on a plateau only while its learning rate is at least this fraction of the
+#: peak: later in the cosine the learning rate is vanishing, and a flat curve there is a frozen
+#: optimiser, not a converged one (such a run ends at its budget and says so)
+PLATEAU_LR_FLOOR = 0.5
 
 
 class AdamTunedTrainer(AdamTrainer):
@@ -95,6 +109,16 @@ class AdamTunedTrainer(AdamTrainer):
     machine's speed; the curve records the lr at every point). A step schedule over a step count
     the time budget never reaches would stop the run before the decay, at a high learning rate,
     and compare an unannealed Adam.
+
+    **A plateau is not convergence under a high learning rate**: Adam's error then sits at the
+    noise floor of that rate. When the plateau rule fires while the learning rate is still at
+    least ``PLATEAU_LR_FLOOR`` (½) of the peak, the run anneals: from the next update the
+    learning rate is min(the budget schedule, its value at the plateau × a half cosine that
+    reaches 0 after ``cooldown`` × the steps run so far), and the run ends when the cool-down is
+    over (``stopped_by='plateau'``, converged; the idea of warm-up–stable–decay schedules, whose
+    short final decay recovers what a decay over the whole run gives). A plateau under a lower
+    learning rate is ignored (the run anneals to its budget: budget-limited), and so is one
+    during the cool-down. Without the plateau rule the schedule is the budget schedule alone.
 
     ``batch_size`` null / 0 / 'full': full batch. ``train_dtype``: float32 arithmetic (the
     sampled side stays in the run's dtype; the record's ``dtype`` says which). ``compile``:
@@ -112,21 +136,45 @@ class AdamTunedTrainer(AdamTrainer):
         warmup: float = 0.05,
         compile: bool = False,
         grad_mode: str = "fused",
+        cooldown: float = 0.2,
         **kwargs: Any,
     ) -> None:
         super().__init__(
             hidden_width, steps=steps, batch_size=batch_size, lr=lr, grad_mode=grad_mode, **kwargs
         )
         number("warmup", warmup, minimum=0, below=1)  # a fraction of the budget
+        number("cooldown", cooldown, above=0, below=1)  # a fraction of the steps run so far
         flag("compile", compile)
         self.warmup = float(warmup)
+        self.cooldown = float(cooldown)
         self.compile = bool(compile)
         self.lr_now_ = 0.0
+        self.cooldown_start_: int | None = None
 
     def _start(self, net: HamiltonianNet) -> None:
         super()._start(net)
         loss = partial(hnn_loss, mode=self.grad_mode)
         self._compiled = torch.compile(loss) if self.compile else loss
+        self.cooldown_start_, self._cooldown_steps, self._cooldown_lr = None, 0, 0.0
+
+    def _on_plateau(self, step: int) -> bool:
+        """Start the cool-down (once, and only under a high learning rate); never stop here."""
+        if self.cooldown_start_ is None and self.lr_now_ >= PLATEAU_LR_FLOOR * self.lr:
+            self.plateau_step_ = self.cooldown_start_ = step
+            self._cooldown_steps = max(1, math.ceil(self.cooldown * step))
+            self._cooldown_lr = self.lr_now_
+        return False
+
+    def _cooled(self, step: int) -> bool:
+        """The cool-down started by a plateau is over at ``step``."""
+        start = self.cooldown_start_
+        return start is not None and step >= start + self._cooldown_steps
+
+    def _due(self, step: int) -> bool:
+        return super()._due(step) or self._cooled(step)
+
+    def _stopped(self, step: int) -> str | None:
+        return "plateau" if self._cooled(step) else None
 
     def _loss(self, net: HamiltonianNet, x: torch.Tensor, xdot: torch.Tensor) -> torch.Tensor:
         return self._compiled(net, x, xdot)
@@ -140,6 +188,9 @@ class AdamTunedTrainer(AdamTrainer):
 
     def _before_step(self, step: int) -> None:
         self.lr_now_ = self.lr * warmup_cosine(self.progress_at(step), self.warmup)
+        if self.cooldown_start_ is not None:
+            done = (step + 1 - self.cooldown_start_) / self._cooldown_steps
+            self.lr_now_ = min(self.lr_now_, self._cooldown_lr * half_cosine(done))
         for group in self._optimizer.param_groups:
             group["lr"] = self.lr_now_
 
@@ -149,7 +200,14 @@ class AdamTunedTrainer(AdamTrainer):
     def _info(self) -> dict[str, Any]:
         return {
             **super()._info(),
-            "schedule": f"linear warm-up over {self.warmup:g} of the budget, then cosine to 0",
+            "schedule": f"linear warm-up over {self.warmup:g} of the budget, then cosine to 0"
+            + (
+                f"; on a plateau under lr >= {PLATEAU_LR_FLOOR:g} x peak, a half-cosine "
+                f"cool-down to 0 over {self.cooldown:g} of the steps run, then stop"
+                if self._plateau.enabled
+                else ""
+            ),
+            "cooldown_start_step": self.cooldown_start_,
             "schedule_clock": "max(step / steps, seconds / max_seconds)"
             if self.max_seconds is not None
             else "step / steps",
@@ -168,14 +226,14 @@ class AdamMLPTrainer(AdamTrainer):
     network = VectorFieldNet
     curve_metric = "test_xdot_rel_l2"
 
-    def _loss(self, net: OneHiddenLayerNet, x: torch.Tensor, xdot: torch.Tensor) -> torch.Tensor:
+    def _loss(self, net: TanhNet, x: torch.Tensor, xdot: torch.Tensor) -> torch.Tensor:
         return torch.mean((net(x) - xdot) ** 2)
 
-    def _test_error(self, net: OneHiddenLayerNet, data: Dataset) -> float:
+    def _test_error(self, net: TanhNet, data: Dataset) -> float:
         """Test rel-L2 of ẋ."""
         return rel_l2(data.xdot_test, net.predict_vector_field(data.x_test))
 
-    def _finish(self, net: OneHiddenLayerNet, data: Dataset) -> None:
+    def _finish(self, net: TanhNet, data: Dataset) -> None:
         """Nothing to anchor: the MLP has no Ĥ."""
 
     def _info(self) -> dict[str, Any]:

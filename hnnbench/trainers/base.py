@@ -74,8 +74,20 @@ class Trainer(ABC):
         tiny.progress = False
         return tiny
 
+    def needs_validation(self) -> str | None:
+        """Why this trainer needs validation points (e.g. a plateau rule), None if it does not;
+        the runner refuses ``validation_points=0`` before any work when it does."""
+        return None
+
     def record_fields(self) -> dict[str, Any]:
-        """The record's identity fields this trainer fills (``solver``, ``rcond``: None here);
-        they override the runner's, so a trainer that computes in another dtype than the run's
-        (backprop ``train_dtype``) also returns ``dtype``."""
-        return {"trainer": self.kind, "method": self.method, "solver": None, "rcond": None}
+        """The record's identity fields this trainer fills (``solver``, ``rcond``: None here;
+        ``depth``: hidden layers, 1 unless a backprop trainer is given more); they override the
+        runner's, so a trainer that computes in another dtype than the run's (backprop
+        ``train_dtype``) also returns ``dtype``."""
+        return {
+            "trainer": self.kind,
+            "method": self.method,
+            "solver": None,
+            "rcond": None,
+            "depth": 1,
+        }

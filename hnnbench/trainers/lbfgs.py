@@ -12,9 +12,10 @@ training clock). With ``batch_size`` set, every call works on the next batch.
 
 The learning curve's ``train_loss`` is the batch loss at the point's weights (computed with the
 evaluation, outside the training clock); ``function_evals`` counts loss + gradient evaluations.
-Stops: those of every backprop trainer, and ``converged`` when a call makes no iteration or does
-not change the loss (the tolerances ``tolerance_grad`` and ``tolerance_change``, 0 by default:
-the budget decides).
+Stops: those of every backprop trainer (``plateau`` stops the run: the line search sets the
+step, so a plateau is not a too-large learning rate's noise floor), and ``stalled`` when a call
+makes no iteration or does not change the loss (the tolerances ``tolerance_grad`` and
+``tolerance_change``, 0 by default: the plateau rule or the budget decides).
 """
 
 from __future__ import annotations
@@ -135,8 +136,8 @@ class LBFGSTrainer(BackpropTrainer):
     def _due(self, step: int) -> bool:
         return True
 
-    def _converged(self) -> bool:
-        return self._stalled
+    def _stopped(self, step: int) -> str | None:
+        return "stalled" if self._stalled else None
 
     def _curve_extra(self) -> dict[str, Any]:
         return {"function_evals": self.function_evals_}

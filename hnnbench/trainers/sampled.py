@@ -40,7 +40,7 @@ import torch
 
 from hnnbench.checks import ConfigError, choice, integer, number
 from hnnbench.data import Dataset
-from hnnbench.network import HamiltonianNet, OneHiddenLayerNet, VectorFieldNet
+from hnnbench.network import HamiltonianNet, TanhNet, VectorFieldNet
 from hnnbench.trainers.base import Trainer
 from hnnbench.trainers.lstsq import (
     CHUNK_BYTES,
@@ -131,7 +131,7 @@ class SampledTrainer(Trainer):
     #: the samplers this trainer accepts as ``method``
     methods: tuple[str, ...] = METHODS
     #: the network it returns
-    network: type[OneHiddenLayerNet] = HamiltonianNet
+    network: type[TanhNet] = HamiltonianNet
     #: the last layer's least-squares problem: ∇Ĥ's coefficients (HNN) or ẋ's (S-MLP)
     problem: type[GradientLeastSquares] | type[FeatureLeastSquares] = GradientLeastSquares
 
@@ -180,7 +180,7 @@ class SampledTrainer(Trainer):
             "rcond_mode": mode,
         }
 
-    def fit(self, data: Dataset) -> OneHiddenLayerNet:
+    def fit(self, data: Dataset) -> TanhNet:
         if self.sampler == "swim" and data.H_train is None:
             raise ValueError(
                 "method 'swim' is an oracle: it needs the true H at the training points "
@@ -237,7 +237,7 @@ class SampledTrainer(Trainer):
 
     def _solve_last_layer(
         self,
-        net: OneHiddenLayerNet,
+        net: TanhNet,
         weights: tuple[np.ndarray, np.ndarray],
         x: torch.Tensor,
         xdot: torch.Tensor,
@@ -255,7 +255,7 @@ class SampledTrainer(Trainer):
 
     def _set_last_layer(
         self,
-        net: OneHiddenLayerNet,
+        net: TanhNet,
         hidden_weight: torch.Tensor,
         hidden_bias: torch.Tensor,
         coef: torch.Tensor,
@@ -293,7 +293,7 @@ class SMLPTrainer(SampledTrainer):
 
     def _set_last_layer(
         self,
-        net: OneHiddenLayerNet,
+        net: TanhNet,
         hidden_weight: torch.Tensor,
         hidden_bias: torch.Tensor,
         coef: torch.Tensor,

@@ -1,0 +1,1 @@
+"""hnnbench's Hydra launcher plugin (``hydra/launcher=slurm``): see ``slurm_launcher.py``."""
