@@ -152,18 +152,24 @@ def test_status_line_plain_lines_off_a_terminal_and_in_place_on_one() -> None:
     assert text.startswith("\ra 1\x1b[K\ra 1 later\x1b[K") and text.endswith("\r\x1b[Kdone\n")
 
 
+def sweep(args: list[str], tmp_path: Path) -> tuple[str, Path]:
+    """(stderr, progress journal) of a sweep that must succeed (``tiny_args``: name t)."""
+    result = run_hnnbench(args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    (journal,) = (tmp_path / "results" / "t" / "hydra").glob("*/progress.jsonl")
+    return result.stderr, journal
+
+
 def test_a_sweep_prints_one_line_per_run_and_counts_a_resumed_run_as_done(
     tmp_path: Path, tiny_args: list[str]
 ) -> None:
     args = ["-m", "system=spring", "trainer=aswim", "seed=0,1,2", *tiny_args]
-    first = run_hnnbench(args, tmp_path)
-    assert first.returncode == 0, first.stderr
-    progress = [text for text in first.stderr.splitlines() if text.startswith("[")]
+    stderr, journal = sweep(args, tmp_path)
+    progress = [text for text in stderr.splitlines() if text.startswith("[")]
     assert re.fullmatch(r"\[run 1/3\] seed=0 \| elapsed \d+s", progress[0]), progress
     assert re.fullmatch(r"\[run 2/3\] seed=1 \| elapsed \d+s \| ~\d+s left", progress[1])
     assert re.fullmatch(r"\[run 3/3\] seed=2 \| elapsed \d+s \| ~\d+s left", progress[2])
     assert re.fullmatch(r"\[sweep\] 3/3 runs done in \d+s", progress[3])
-    (journal,) = (tmp_path / "results" / "t" / "hydra").glob("*/progress.jsonl")
     assert read_journal(journal).done == 3
     again = run_hnnbench(args, tmp_path)  # every record exists: all three are skipped
     assert again.returncode == 0, again.stderr
@@ -174,12 +180,10 @@ def test_a_mixed_sweep_journals_each_jobs_kind_and_the_backprop_time_cap(
     tmp_path: Path, tiny_args: list[str]
 ) -> None:
     args = ["-m", "system=spring", "trainer=aswim,adam", "adam_max_seconds=7", *tiny_args]
-    result = run_hnnbench(args, tmp_path)
-    assert result.returncode == 0, result.stderr
-    (journal,) = (tmp_path / "results" / "t" / "hydra").glob("*/progress.jsonl")
-    sweep = json.loads(journal.read_text().splitlines()[0])
-    assert (sweep["kinds"], sweep["caps"]) == (["aswim", "adam"], {"adam": 7.0})
-    progress = [text for text in result.stderr.splitlines() if text.startswith("[run 2/2]")]
+    stderr, journal = sweep(args, tmp_path)
+    first = json.loads(journal.read_text().splitlines()[0])
+    assert (first["kinds"], first["caps"]) == (["aswim", "adam"], {"adam": 7.0})
+    progress = [text for text in stderr.splitlines() if text.startswith("[run 2/2]")]
     assert re.fullmatch(r"\[run 2/2\] trainer=adam \| elapsed \d+s \| ~[67]s left "
                         r"\(adam not timed yet\)", progress[0]), progress  # fmt: skip
 
