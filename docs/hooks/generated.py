@@ -52,6 +52,7 @@ FIELD_DOCS: dict[str, str] = {
     "rcond": "the sampled solver's rcond; under `rcond=auto` the value GCV chose",
     "rcond_mode": "`fixed` or `auto`; null for backprop",
     "hidden_width": "network width M",
+    "depth": "hidden layers of the network (backprop `depth`; the sampled networks have 1)",
     "train_points": "training points (pairs for snapshot and trajectory data)",
     "test_points": "uniform test points in the domain",
     "validation_points": "held-out points (stream 1 of the data seed) on which backprop's "
@@ -59,6 +60,8 @@ FIELD_DOCS: dict[str, str] = {
     "noise_std": "Gaussian noise on the training targets ẋ",
     "noise_relative": "true: the noise std is `noise_std` × the RMS of the exact targets",
     "data_source": "`derivatives`, `snapshots` or `trajectories` (config group `data`)",
+    "task": "the standard HNN task of a `published` / `real_pendulum` run (spring, pendulum, "
+    "two_body, three_body, real_pendulum); null otherwise",
     "dt_obs": "observation step h of snapshot and trajectory data (null for derivatives)",
     "observations": "states per trajectory L (trajectory data)",
     "trajectories": "number of trajectories R (trajectory data)",
@@ -88,6 +91,11 @@ FIELD_DOCS: dict[str, str] = {
     "energy_error": "why `energy_kwh` is null, when the tracker failed",
     "rollout": "curves thinned to ≈ 200 points, one example trajectory, the boundary rollouts' "
     "initial states and error curve",
+    "near_singularity": "n-body tasks: a test rollout came closer than the data's closest "
+    "approach (H ~ −1/r there); null for other systems",
+    "standard_task": "a standard task's published metrics and their details (train / test "
+    "MSE, energy MSE over the published horizons, the pendulum's q²+p² proxy and true H); null "
+    "for box data",
     "trajectory": "the `evaluation.trajectory` study's summary (H min / max / final, rollout "
     "time); null when off. Its curve is `trajectory.npz` beside the record",
     "learning_curve": "backprop: seconds, step, train_loss, test_H_rel_l2 (adam_mlp: "
