@@ -425,3 +425,14 @@ def test_real_pendulum_end_to_end(tmp_path):
     assert record["standard_task"]["energy_times"] == 110
     # the published HNN scores 5.96e-3 test MSE and 1.45e-2 energy MSE here
     assert 1e-3 < float(record["test_mse"]) < 3e-2
+
+
+def test_lite_cuts_and_contended_timings_are_said(spring_records):
+    marked = [dict(r, contended=False) for r in spring_records]  # the busy test machine's flags
+    backprop = next(r for r in marked if r["trainer"] == "backprop")
+    backprop["stopped_by"] = "max_seconds"
+    backprop["contended"] = True
+    (section,) = standard_tasks.STANDARD_TASKS.sections(context(marked))
+    notes = " ".join(getattr(b, "text", "") for b in section.blocks)
+    assert "stopped at their time budget" in notes
+    assert "1 of 6 runs were timed while other processes used the cores" in notes

@@ -60,6 +60,8 @@ SAMPLED_NAMES = {
     "smlp_elm": "S-MLP (ELM)",
     "smlp_elm-auto": "S-MLP (ELM, GCV rcond)",
 }
+#: the training clocks shown (a record without CPU time shows —)
+TIMES = {"train_time_s": "train time [s]", "cpu_time_s": "CPU time [s]"}
 PUBLISHED_CSV = Path(__file__).resolve().parents[1] / "data" / "hnn_tasks_tables.csv"
 SOURCE = "greydanus2019_readme"
 
@@ -97,7 +99,9 @@ def task_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                 "depth": depth,
                 "exact_field_test_mse": as_float(details.get("exact_field_test_mse")),
                 "near_singularity": record.get("near_singularity"),
-                "stop_reason": (record.get("fit_info") or {}).get("stop_reason"),
+                # records before schema 3 kept it in fit_info as stop_reason
+                "stopped_by": record.get("stopped_by")
+                or (record.get("fit_info") or {}).get("stop_reason"),
             }
         )
     frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
@@ -163,7 +167,7 @@ def comparison_data(frame: pd.DataFrame, published: pd.DataFrame) -> pd.DataFram
             "depth": int(runs["depth"].iloc[0]),
             "seeds": len(runs),
         }
-        for metric in (*METRICS, "train_time_s"):
+        for metric in (*METRICS, *TIMES):
             median, low, high = seed_spread(runs[metric].to_numpy(dtype=float))
             row |= {f"{metric}_median": median, f"{metric}_min": low, f"{metric}_max": high}
         for metric in METRICS[:3]:
@@ -186,13 +190,13 @@ def comparison_display(data: pd.DataFrame) -> pd.DataFrame:
         ]
         if f"{metric}_published" in data:
             out[f"{LABELS[metric]}, published"] = data[f"{metric}_published"].map(fmt)
-    out["train time [s]"] = [
-        spread_text(m, lo, hi)
-        for m, lo, hi in zip(
-            data["train_time_s_median"], data["train_time_s_min"], data["train_time_s_max"],
-            strict=True,
-        )
-    ]  # fmt: skip
+    for metric, label in TIMES.items():
+        out[label] = [
+            spread_text(m, lo, hi)
+            for m, lo, hi in zip(
+                data[f"{metric}_median"], data[f"{metric}_min"], data[f"{metric}_max"], strict=True
+            )
+        ]
     return out
 
 
@@ -435,7 +439,16 @@ def task_blocks(ctx: Context, frame: pd.DataFrame) -> list[Block]:
                 claims,
             )
         )
-    stopped = frame[(frame["trainer"] == "backprop") & (frame["stop_reason"] == "max_seconds")]
+    contended = int(frame["contended"].fillna(False).astype(bool).sum())
+    if contended:
+        blocks.append(
+            Note(
+                f"{contended} of {len(frame)} runs were timed while other processes used the "
+                "cores (contended, docs/measurements.md): their times are upper bounds, and the "
+                "speed-ups of the claims table are not clean measurements."
+            )
+        )
+    stopped = frame[(frame["trainer"] == "backprop") & (frame["stopped_by"] == "max_seconds")]
     if len(stopped):
         blocks.append(
             Note(
