@@ -383,15 +383,20 @@ def test_no_validation_points_are_fine_without_the_rule(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("experiment", "steps", "seconds"),
-    [("claims_converged_lite", 15_000, 300), ("claims_converged", 200_000, 14_400)],
+    ("experiment", "method", "steps", "seconds"),
+    [
+        ("claims_converged_lbfgs_lite", "lbfgs", 8000, 150),
+        ("claims_converged_adam_tuned_lite", "adam_tuned", 16_000, 150),
+        ("claims_converged_lbfgs", "lbfgs", 40_000, 21_600),
+        ("claims_converged_adam_tuned", "adam_tuned", 300_000, 21_600),
+    ],
 )
-def test_claims_run_the_strongest_baseline_to_its_plateau_with_a_stated_cap(
-    experiment, steps, seconds
+def test_claims_run_the_strongest_baselines_to_their_plateau_with_a_stated_cap(
+    experiment, method, steps, seconds
 ):
     cfg = composed(f"experiment={experiment}", *sweep_choices(experiment))
     _, trainer = build(cfg, seeds_of(cfg))
-    assert trainer.method == "lbfgs" and (trainer.steps, trainer.max_seconds) == (steps, seconds)
+    assert trainer.method == method and (trainer.steps, trainer.max_seconds) == (steps, seconds)
     assert (trainer.plateau_tolerance, trainer.plateau_window) == (0.01, 0.5)
     assert trainer.needs_validation() and cfg.validation_points >= 1
     # the fixed-budget baselines keep their budget (the "within 8 s" regime)
