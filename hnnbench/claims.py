@@ -2,13 +2,14 @@
 ``make claims-full``).
 
 A Hydra sweep is a cartesian grid, and the two sides need different grids (the sampled width
-ladder; each backprop method with its own learning rates), so the claims experiment is five
+ladder; each backprop method with its own learning rates), so the claims experiment is six
 sub-experiments run in turn (``conf/experiment/claims_*.yaml``, ``*_lite`` for a 2-core
 workstation) into ONE results folder, ``RESULTS_DIR/claims[-lite][-cuda]/``, whose report
 (``report/report.md``, ``report.html``) opens with the claims check: the sampled ladder, the
-three backprop baselines within a fixed budget (8 s lite, 1 h full), and the strongest baseline
-at convergence (``claims_converged``: until its plateau rule fires, with a stated cap; each
-record's ``stopped_by`` / ``converged`` say whether it converged or reached the cap).
+three backprop baselines within a fixed budget (8 s lite, 1 h full), and the two strongest
+baselines, L-BFGS and adam_tuned, at convergence (``claims_converged_*``: until the plateau rule
+ends the run, with a stated cap; each record's ``stopped_by`` / ``converged`` say whether it
+converged or reached the cap).
 
 Positional arguments are Hydra overrides for every sub-experiment; prefix one with ``sampled:``
 or ``backprop:`` to give it to one side only (``backprop:adam_max_seconds=60``).
@@ -42,7 +43,8 @@ PARTS = (
     Part("claims_adam", "backprop"),
     Part("claims_adam_tuned", "backprop"),
     Part("claims_lbfgs", "backprop"),
-    Part("claims_converged", "backprop"),
+    Part("claims_converged_lbfgs", "backprop"),
+    Part("claims_converged_adam_tuned", "backprop"),
 )
 
 

@@ -352,7 +352,8 @@ def test_overrides_go_to_one_side_or_both() -> None:
     assert sides["sampled"] == ["system=spring", "hidden_width=8"]
     assert sides["backprop"] == ["system=spring", "trainer.lr=1e-3", "hardware=cuda"]
     assert [p.name for p in claims.select(True, ["backprop"])] == [
-        "claims_adam", "claims_adam_tuned", "claims_lbfgs", "claims_converged"
+        "claims_adam", "claims_adam_tuned", "claims_lbfgs", "claims_converged_lbfgs",
+        "claims_converged_adam_tuned",
     ]  # fmt: skip
     with pytest.raises(ValueError, match="unknown claims part"):
         claims.select(True, ["nope"])

@@ -63,8 +63,10 @@ def sweep_choices(experiment: str) -> list[str]:
         ("claims_adam_tuned_lite", AdamTunedTrainer, "adam_tuned"),
         ("claims_lbfgs", LBFGSTrainer, "lbfgs"),
         ("claims_lbfgs_lite", LBFGSTrainer, "lbfgs"),
-        ("claims_converged", LBFGSTrainer, "lbfgs"),
-        ("claims_converged_lite", LBFGSTrainer, "lbfgs"),
+        ("claims_converged_lbfgs", LBFGSTrainer, "lbfgs"),
+        ("claims_converged_lbfgs_lite", LBFGSTrainer, "lbfgs"),
+        ("claims_converged_adam_tuned", AdamTunedTrainer, "adam_tuned"),
+        ("claims_converged_adam_tuned_lite", AdamTunedTrainer, "adam_tuned"),
     ],
 )
 def test_claims_backprop_experiments_build_their_trainer(experiment, cls, method):

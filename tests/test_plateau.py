@@ -1,6 +1,6 @@
 """Backprop to convergence: the plateau rule on the validation error, ``stopped_by`` /
-``converged`` for every stopping cause, adam_tuned's cool-down, the validation points, and bad
-values refused before any work."""
+``converged`` for every stopping cause, adam_tuned's reduce-on-plateau, the validation points,
+and bad values refused before any work."""
 
 from __future__ import annotations
 
@@ -229,47 +229,71 @@ class ScriptedTuned(AdamTunedTrainer):
         return self.curve(self._step)
 
 
-def test_adam_tuned_anneals_after_a_plateau_under_a_high_learning_rate(spring_data):
-    # flat from step 200, with the learning rate near its peak (no warm-up, a long budget)
+def test_adam_tuned_lowers_its_rate_on_a_plateau_and_stops_in_its_last_phase(spring_data):
+    # flat from step 200, the budget's cosine near its peak all along (no warm-up, long budget)
     trainer = ScriptedTuned(
         plateau_at(200), steps=100_000, lr=1e-3, warmup=0.0, eval_every=10, plateau_tolerance=0.01
     )
     trainer.fit(spring_data)
-    start = trainer.cooldown_start_
-    assert trainer.stopped_by_ == "plateau" and trainer.converged_
-    assert trainer.plateau_step_ == start == 400  # flat over the last half from step 400
-    assert trainer.steps_done_ == start + math.ceil(0.2 * start)  # the cool-down, then stop
+    # phase 0 is flat over its last half at step 400; each later phase is flat from its start,
+    # so the rule fires once its last half holds five points (90 steps at eval_every 10)
+    assert trainer.decayed_at_ == [400, 490, 580]
+    assert (trainer.stopped_by_, trainer.converged_) == ("plateau", True)
+    assert trainer.plateau_step_ == trainer.steps_done_ == 670
     lr = {p["step"]: p["lr"] for p in trainer.learning_curve_[1:]}
-    assert lr[start] >= PLATEAU_LR_FLOOR * 1e-3  # a plateau under a high learning rate
-    cooling = [lr[s] for s in sorted(lr) if s > start]
-    assert all(b < a for a, b in zip(cooling, cooling[1:], strict=False)) and cooling[-1] < 1e-9
-    assert "cool-down" in trainer.fit_info_["schedule"]
-    assert trainer.fit_info_["cooldown_start_step"] == start
+    assert lr[400] == pytest.approx(1e-3, rel=1e-3)  # a plateau under the peak rate
+    for step, rate in ((450, 1e-4), (550, 1e-5), (650, 1e-6)):
+        assert lr[step] == pytest.approx(rate, rel=1e-3), step
+    assert trainer.fit_info_["lr_decayed_at_steps"] == [400, 490, 580]
+    assert "x 0.1 at each plateau, stop at plateau 4" in trainer.fit_info_["schedule"]
+
+
+def test_each_phase_is_judged_on_its_own_curve(spring_data):
+    def curve(step):  # flat from 200 to 400, improving again from 400 to 600, then flat
+        return 1 / (1 + min(step, 200)) * (400 / min(max(step, 400), 600))
+
+    trainer = ScriptedTuned(
+        curve, steps=100_000, lr=1e-3, warmup=0.0, eval_every=10, plateau_tolerance=0.01
+    )
+    trainer.fit(spring_data)
+    # phase 1 (from 400) improves until 600 and is flat over its last half at 400 + 2 × 200
+    assert trainer.decayed_at_ == [400, 800, 890] and trainer.steps_done_ == 980
+    assert trainer.stopped_by_ == "plateau"
 
 
 def test_adam_tuned_ignores_a_plateau_under_a_low_learning_rate(spring_data):
-    # flat from step 350 of 1000: the rule fires at step 700, where the cosine is below half
-    # the peak, so the flat curve is the vanishing learning rate's, not convergence; the run
-    # anneals to its budget
+    # flat from step 350 of 1000: the rule fires at step 700, where the budget's cosine is
+    # below half the peak, so the flat curve is the budget annealing (freezing) the run, not
+    # convergence; the run anneals to its budget
     trainer = ScriptedTuned(
         plateau_at(350), steps=1000, lr=1e-3, eval_every=10, plateau_tolerance=0.01
     )
     trainer.fit(spring_data)
     assert (trainer.stopped_by_, trainer.converged_) == ("steps", False)
-    assert trainer.cooldown_start_ is None and trainer.plateau_step_ is None
+    assert trainer.decayed_at_ == [] and trainer.plateau_step_ is None
     assert trainer.steps_done_ == 1000
+    assert PLATEAU_LR_FLOOR == 0.5
 
 
 def test_adam_tuned_without_the_rule_keeps_its_budget_schedule(spring_data):
     ruled = ScriptedTuned(plateau_at(20), steps=300, lr=1e-3, eval_every=10)
     ruled.fit(spring_data)
-    assert ruled.stopped_by_ == "steps" and ruled.cooldown_start_ is None
-    assert "cool-down" not in ruled.fit_info_["schedule"]
+    assert ruled.stopped_by_ == "steps" and ruled.decayed_at_ == []
+    assert "plateau" not in ruled.fit_info_["schedule"]
 
 
-def test_bad_cooldown_is_refused():
-    with pytest.raises(ConfigError, match=r"^cooldown=0 must be in \(0, 1\)$"):
-        AdamTunedTrainer(10, cooldown=0)
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"plateau_decays": -1}, r"^plateau_decays=-1 must be >= 0$"),
+        ({"plateau_decays": 1.5}, r"^plateau_decays=1\.5 must be an integer >= 0$"),
+        ({"decay_factor": 1}, r"^decay_factor=1 must be in \(0, 1\)$"),
+        ({"decay_factor": 0}, r"^decay_factor=0 must be in \(0, 1\)$"),
+    ],
+)
+def test_bad_decay_values_are_refused(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        AdamTunedTrainer(10, **kwargs)
 
 
 # ---------------------------------------------------------------- validation points
@@ -342,7 +366,7 @@ def test_records_say_how_a_run_stopped(tmp_path):
         ),
         (["trainer=adam_tuned", "trainer.plateau_tolerance=0"], r"^trainer: plateau_tolerance=0 "),
         (["trainer=adam", "trainer.plateau_window=1.0"], r"^trainer: plateau_window=1\.0 must be"),
-        (["trainer=adam_tuned", "trainer.cooldown=2"], r"^trainer: cooldown=2 must be in \(0, 1\)"),
+        (["trainer=adam_tuned", "trainer.decay_factor=2"], r"^trainer: decay_factor=2 must be in"),
     ],
 )
 def test_bad_values_are_one_line_before_any_work(tmp_path, overrides, pattern):
@@ -359,15 +383,20 @@ def test_no_validation_points_are_fine_without_the_rule(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("experiment", "steps", "seconds"),
-    [("claims_converged_lite", 15_000, 300), ("claims_converged", 200_000, 14_400)],
+    ("experiment", "method", "steps", "seconds"),
+    [
+        ("claims_converged_lbfgs_lite", "lbfgs", 8000, 150),
+        ("claims_converged_adam_tuned_lite", "adam_tuned", 16_000, 150),
+        ("claims_converged_lbfgs", "lbfgs", 40_000, 21_600),
+        ("claims_converged_adam_tuned", "adam_tuned", 300_000, 21_600),
+    ],
 )
-def test_claims_run_the_strongest_baseline_to_its_plateau_with_a_stated_cap(
-    experiment, steps, seconds
+def test_claims_run_the_strongest_baselines_to_their_plateau_with_a_stated_cap(
+    experiment, method, steps, seconds
 ):
     cfg = composed(f"experiment={experiment}", *sweep_choices(experiment))
     _, trainer = build(cfg, seeds_of(cfg))
-    assert trainer.method == "lbfgs" and (trainer.steps, trainer.max_seconds) == (steps, seconds)
+    assert trainer.method == method and (trainer.steps, trainer.max_seconds) == (steps, seconds)
     assert (trainer.plateau_tolerance, trainer.plateau_window) == (0.01, 0.5)
     assert trainer.needs_validation() and cfg.validation_points >= 1
     # the fixed-budget baselines keep their budget (the "within 8 s" regime)

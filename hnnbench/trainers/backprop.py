@@ -119,7 +119,7 @@ class BackpropTrainer(Trainer):
     After ``fit`` (besides the ``Trainer`` attributes): ``diverged_``, ``steps_done_``,
     ``stopped_by_`` (one of ``plateau.STOPS``), ``converged_`` (stopped by the plateau rule or a
     stalled optimiser, not by a budget), ``plateau_step_`` (the step where the plateau rule
-    fired, None if it never did).
+    stopped the run, None if it did not).
     ``train_time_s_`` is the training clock, which leaves out the learning-curve evaluations.
     ``train_dtype`` (None: the run's dtype) is the dtype of the training arithmetic; the network
     starts from the run dtype's initialisation cast to it and is returned in the run's dtype, so
@@ -222,13 +222,13 @@ class BackpropTrainer(Trainer):
 
     def _stopped(self, step: int) -> str | None:
         """A stop of the subclass's own at a curve point: 'stalled' (L-BFGS can make no
-        progress), 'plateau' (adam_tuned's cool-down after a plateau is over); None: go on."""
+        progress); None: go on."""
         return None
 
     def _on_plateau(self, step: int) -> bool:
         """The plateau rule fired at ``step``: True stops the run here (a constant-rate or
-        line-search optimiser has converged; adam_tuned anneals first and returns False).
-        Sets ``plateau_step_`` when it acts on the plateau."""
+        line-search optimiser has converged; adam_tuned lowers its learning rate and returns
+        False until its last phase). Sets ``plateau_step_`` when it stops the run."""
         self.plateau_step_ = step
         return True
 
@@ -307,12 +307,14 @@ class BackpropTrainer(Trainer):
         return point
 
     def _plateaued(self) -> bool:
-        """The plateau rule on the validation errors of the curve so far."""
+        """The plateau rule on the validation errors of the curve since the current phase began
+        (``_phase_start``: step 0, or where adam_tuned last lowered its learning rate), with the
+        steps counted from there."""
         if self._validation is None or not self._plateau.enabled:
             return False
-        curve = self.learning_curve_
-        errors = [p[self.validation_metric] for p in curve]
-        return self._plateau.reached([p["step"] for p in curve], errors)
+        phase = [p for p in self.learning_curve_ if p["step"] >= self._phase_start]
+        steps = [p["step"] - self._phase_start for p in phase]
+        return self._plateau.reached(steps, [p[self.validation_metric] for p in phase])
 
     def _stop_reason(self, step: int, error: float) -> str | None:
         """Why the run ends at this curve point (None: it goes on). A plateau or stalled
@@ -357,7 +359,7 @@ class BackpropTrainer(Trainer):
         batches = Batches(net.as_tensor(data.x_train), net.as_tensor(data.xdot_train), self)
         self._start(net)
         self.learning_curve_, self.diverged_, self.stopped_by_ = [], False, "steps"
-        self.plateau_step_ = None
+        self.plateau_step_, self._phase_start = None, 0
         self._train_seconds, loss_value, step = 0.0, float("nan"), 0
         bar = tqdm(
             total=self.steps,
