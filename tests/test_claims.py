@@ -297,6 +297,18 @@ def test_missing_energy_is_not_measurable_with_its_reason() -> None:
     assert set(display["energy ratio"]) == {"no energy reading"}
 
 
+def test_baselines_without_energy_give_verdicts_not_a_crash() -> None:
+    # energy.enabled=false for the baselines: the frame holds NaN where a method name would be
+    records = [sampled(50, 8e-4, 0.05, energy_method="rapl")]
+    records.append(backprop(CURVE, energy_kwh=None, energy_method=None))
+    records.append(backprop(CURVE, method="lbfgs", lr=1.0, energy_kwh=None, energy_method=None))
+    found = v.verdicts(m.problems_of(to_frame(records), records))
+    (energy,) = [f for f in found if f.claim.key == "energy"]
+    assert energy.verdict == v.NOT_MEASURABLE
+    display, _ = v.verdict_table(found)
+    assert len(display) == len(found)
+
+
 def test_thresholds_are_rendered_from_their_declaration() -> None:
     table = v.threshold_rows(v.Thresholds(speedup=300.0))
     assert "speed-up ≥ 300×" in set(table["threshold"])

@@ -256,7 +256,8 @@ def run_of(row: Mapping[str, Any], record: Mapping[str, Any], metric: str = ERRO
         train_time=float(row["train_time_s"]),
         wall_time=float(row["fit_wall_time_s"]),
         energy_kwh=float(row["energy_kwh"]),
-        energy_method=row["energy_method"],
+        # a frame column: NaN where the run measured no energy
+        energy_method=row["energy_method"] if isinstance(row["energy_method"], str) else None,
         cpu_time=float(row["cpu_time_s"]),
         contended=row["contended"] is True,
         converged=record.get("converged"),
