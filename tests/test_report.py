@@ -134,8 +134,10 @@ def test_empty_or_missing_folder_exits_non_zero(tmp_path: Path, capsys) -> None:
         [make_record("elm", seed=s) for s in range(2)],
         [make_record("uswim", status="failed")],
         [make_record("elm", test_H_rel_l2="nan", train_time_s="inf", rollout=None)],
+        # a model of measured data (the real pendulum): no true H, so no H error
+        [make_record(m, seed=s, test_H_rel_l2=None) for m in ("aswim", "adam") for s in (0, 1)],
     ],
-    ids=["single", "only-adam", "only-sampled", "only-failed", "nan-inf"],
+    ids=["single", "only-adam", "only-sampled", "only-failed", "nan-inf", "no-true-H"],
 )
 def test_report_is_robust(tmp_path: Path, records: list) -> None:
     report = build_report(records, tmp_path / "out")
