@@ -29,6 +29,10 @@ from synthetic import (
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: a learning curve without an H error (a model of measured data has no true H)
+NO_H_CURVE = [
+    {"seconds": t, "step": 10 * t, "train_loss": 1 / t, "test_H_rel_l2": None} for t in (1, 2)
+]
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +139,13 @@ def test_empty_or_missing_folder_exits_non_zero(tmp_path: Path, capsys) -> None:
         [make_record("uswim", status="failed")],
         [make_record("elm", test_H_rel_l2="nan", train_time_s="inf", rollout=None)],
         # a model of measured data (the real pendulum): no true H, so no H error
-        [make_record(m, seed=s, test_H_rel_l2=None) for m in ("aswim", "adam") for s in (0, 1)],
+        [
+            make_record(
+                m, seed=s, test_H_rel_l2=None, learning_curve=NO_H_CURVE if m == "adam" else None
+            )
+            for m in ("aswim", "adam")
+            for s in (0, 1)
+        ],  # fmt: skip
     ],
     ids=["single", "only-adam", "only-sampled", "only-failed", "nan-inf", "no-true-H"],
 )

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 
 from hnnbench.report.analysis import Context
 from hnnbench.report.document import Figure
-from hnnbench.report.figures import grid, ok_rows, panel_figure, panels, positive, save, tidy
+from hnnbench.report.figures import ok_rows, panel_figure, positive, tidy
 from hnnbench.report.labels import colour, heading, method_rank
 from hnnbench.report.matched import curve_of
 from hnnbench.report.numbers import as_float
@@ -48,27 +48,37 @@ def adam_curves(frame: pd.DataFrame, ctx: Context, stem: str) -> Figure | None:
     adams = frame[(frame["trainer"] == "backprop") & frame["status"].isin(["ok", "diverged"])]
     if adams.empty:
         return None
-    groups = panels(frame)
-    fig, axes = grid(len(groups))
-    for ax, (title, rows) in zip(axes, groups, strict=False):
-        # their curves follow test rel-L2(H): models without one (Adam-MLP) have no curve here
+
+    def draw(ax: Axes, title: str, rows: pd.DataFrame) -> bool:
+        drawn = False
+        # their curves follow test rel-L2(H): models without one (Adam-MLP, a model of measured
+        # data) have no curve here
         for _, run in rows[
             (rows["trainer"] == "backprop") & rows["hamiltonian"].ne(False)
         ].iterrows():
             seconds, errors = curve_of(ctx.records[run["idx"]])
-            keep, diverged = seconds > 0, run["status"] == "diverged"
+            keep, diverged = (seconds > 0) & np.isfinite(errors), run["status"] == "diverged"
+            if not keep.any():
+                continue
             label = (
                 f"{run['method']} (width {run['hidden_width']}{', diverged' if diverged else ''})"
             )
             ax.plot(seconds[keep], positive(errors[keep]), "--" if diverged else "-",
                     color=colour(run["method"]), alpha=0.7, label=label)  # fmt: skip
+            drawn = True
         sampled = ok_rows(rows[(rows["trainer"] != "backprop") & rows["hamiltonian"].ne(False)])
+        sampled = sampled[np.isfinite(positive(sampled["test_H_rel_l2"]))]
         for method, runs in sampled.groupby("method", sort=False):
             ax.scatter(runs["train_time_s"], positive(runs["test_H_rel_l2"]), label=method,
                        color=colour(method), s=18, zorder=3)  # fmt: skip
-        ax.set(xscale="log", yscale="log", xlabel="training wall-clock [s]", ylabel=ERROR)
+            drawn = True
+        if drawn:
+            ax.set(xscale="log", yscale="log", xlabel="training wall-clock [s]", ylabel=ERROR)
         tidy(ax, title)
-    return save(fig, ctx.figures, stem, "Adam learning curves (lines) and sampled runs (points)")
+        return drawn
+
+    caption = "Adam learning curves (lines) and sampled runs (points)"
+    return panel_figure(frame, draw, ctx.figures, stem, caption)
 
 
 def median_curve(
