@@ -28,7 +28,8 @@ from hnnbench.resources import (
     peak_of,
     shape_of,
 )
-from hnnbench.runner import build, seeds_of
+from hnnbench.run_spec import seeds_of
+from hnnbench.runner import build
 
 #: a run of its own in a child process; the peak goes to stderr as 'PEAK_RSS_MB <value>'
 CHILD = """

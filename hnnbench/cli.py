@@ -118,7 +118,8 @@ def slurm_plan(cfg: DictConfig, jobs: Sequence[DictConfig]) -> list[str]:
     where = f"partition {partition.name!r}'s largest node"
     needs = []
     for job in jobs:
-        system, trainer = check(job, memory=node.memory_mb * MiB, where=where)
+        spec = check(job, memory=node.memory_mb * MiB, where=where)
+        system, trainer = spec.system, spec.trainer
         label = " ".join(job.hydra.overrides.task)
         needs.append(
             JobNeeds(

@@ -88,11 +88,6 @@ IDENTITY = (
     "energy_error",
     "near_singularity",
 )
-#: fields the runner copies from the trainer's ``fit_info`` (null when a trainer has none):
-#: the sampled solve's effective rank; why a backprop run ended (``trainers/plateau.py``:
-#: plateau | stalled | steps | max_seconds | target_error | diverged) and whether that means it
-#: converged (plateau, stalled) rather than ran out of budget
-FROM_FIT_INFO = ("effective_rank", "stopped_by", "converged")
 #: nested fields left out of the tidy table (curves and whole configs)
 NESTED = (
     "rollout",

@@ -135,7 +135,9 @@ def shape_of(cfg: DictConfig, system: Any, trainer: Any) -> RunShape:
 
 def _built(cfg: DictConfig, system: Any, trainer: Any) -> RunShape:
     if system is None or trainer is None:
-        from hnnbench.runner import build, seeds_of  # the runner checks runs with this module
+        # imported here: the runner checks runs with this module
+        from hnnbench.run_spec import seeds_of
+        from hnnbench.runner import build
 
         system, trainer = build(cfg, seeds_of(cfg))
     return shape_of(cfg, system, trainer)

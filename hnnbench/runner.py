@@ -19,33 +19,18 @@ import datetime as dt
 import logging
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from hnnbench.checks import (
-    ConfigError,
-    choice,
-    flag,
-    integer,
-    number,
-    one_line,
-    text,
-    writable_folder,
-)
-from hnnbench.correction import CORRECTIONS, corrected
+from hnnbench.checks import ConfigError, one_line, writable_folder
+from hnnbench.correction import corrected
 from hnnbench.data import (
-    INITIAL_RULES,
-    SOURCES,
-    TASK_SOURCES,
-    DataSource,
     boundary_initial_states,
     initial_rule,
     make_dataset,
@@ -57,25 +42,14 @@ from hnnbench.energy import EnergyMeter
 from hnnbench.evaluate import (
     TRAJECTORY_FILE,
     RolloutSettings,
-    TrajectoryStudy,
     evaluate,
     trajectory_study,
     write_trajectory,
 )
-from hnnbench.hardware import (
-    apply_threads,
-    check_hardware,
-    dgemm_rate,
-    environment,
-    synchronize,
-    threadpools,
-)
-from hnnbench.integrators import STEPPERS
+from hnnbench.hardware import apply_threads, dgemm_rate, environment, synchronize, threadpools
 from hnnbench.model import is_hamiltonian
-from hnnbench.real_pendulum import locate, published_split, read_measurements
 from hnnbench.record import (
     FIELDS,
-    FROM_FIT_INFO,
     RECORD_NAME,
     SCHEMA_VERSION,
     is_complete,
@@ -83,258 +57,47 @@ from hnnbench.record import (
     write_atomic,
 )
 from hnnbench.resources import check_memory
+from hnnbench.run_spec import (
+    RunSpec,
+    Seeds,
+    check_task,
+    no_hamiltonian,
+    seeds_of,
+    trajectory_of,
+    validate,
+    validation_for,
+)
 from hnnbench.task_evaluation import evaluate_task
-from hnnbench.tasks import PUBLISHED_PARAMS, TASKS, point_counts
 from hnnbench.timing import autorange
 from hnnbench.trainers import Trainer
 from hnnbench.trainers.malloc import tuned_malloc
 
 log = logging.getLogger("hnnbench")
 
-#: the paper's seeds: run r uses data seed 3943 + r and model seed 992472 + r
-DATA_SEED_BASE, MODEL_SEED_BASE, EVAL_SEED_BASE = 3943, 992472, 20241126
-
 
 class RunFailed(RuntimeError):
     """Raised after a failed run's record is written, so the process exit code says so."""
 
 
-@dataclass(frozen=True)
-class Seeds:
-    data: int
-    model: int
-    eval: int
-
-
-def seeds_of(cfg: DictConfig) -> Seeds:
-    def pick(explicit: Any, base: int) -> int:
-        return int(explicit) if explicit is not None else base + int(cfg.seed)
-
-    return Seeds(
-        pick(cfg.data_seed, DATA_SEED_BASE),
-        pick(cfg.model_seed, MODEL_SEED_BASE),
-        pick(cfg.eval_seed, EVAL_SEED_BASE),
-    )
-
-
-def validate(cfg: DictConfig) -> None:
-    """Reject a bad top-level value with a ConfigError naming it and what is allowed (no I/O;
-    the system's and the trainer's own parameters are checked by their constructors)."""
-    text("name", cfg.name, folder_name=True)
-    text("results_dir", cfg.results_dir)
-    integer("hidden_width", cfg.hidden_width, 1)
-    integer("train_points", cfg.train_points, 2)
-    integer("test_points", cfg.test_points, 1)
-    integer("validation_points", cfg.validation_points, 0)
-    number("noise_std", cfg.noise_std, minimum=0)
-    flag("noise_relative", cfg.noise_relative)
-    integer("seed", cfg.seed, 0)
-    for key in ("data_seed", "model_seed", "eval_seed"):
-        integer(key, cfg[key], 0, null="from seed")
-    # top-level so that a mixed sweep can set them; checked here whichever trainer runs
-    integer("adam_steps", cfg.adam_steps, 1)
-    integer("adam_eval_every", cfg.adam_eval_every, 1)
-    number("adam_max_seconds", cfg.adam_max_seconds, above=0, null="no time cap")
-    for key in ("save_model", "warmup", "progress"):
-        flag(key, cfg[key])
-    evaluation = cfg.evaluation
-    integer("evaluation.rollouts", evaluation.rollouts, 1)
-    number("evaluation.horizon", evaluation.horizon, above=0)
-    number("evaluation.dt", evaluation.dt, above=0)
-    choice("evaluation.integrator", evaluation.integrator, STEPPERS)
-    number("evaluation.threshold", evaluation.threshold, above=0)
-    number("evaluation.energy_floor", evaluation.energy_floor, above=0)
-    number("evaluation.outside_scale", evaluation.outside_scale, above=1)
-    integer("evaluation.outside_points", evaluation.outside_points, 1)
-    integer("evaluation.boundary_rollouts", evaluation.boundary_rollouts, 1)
-    number("evaluation.boundary_fraction", evaluation.boundary_fraction, above=0, below=1)
-    choice("evaluation.initial_states", evaluation.initial_states, INITIAL_RULES)
-    shell_fractions(cfg)
-    number("evaluation.divergence_scale", evaluation.divergence_scale, above=1)
-    source = data_source(cfg)
-    correction = choice("evaluation.correction", evaluation.correction, CORRECTIONS)
-    if correction != "none" and source.source not in ("snapshots", "trajectories"):
-        raise ConfigError(
-            f"evaluation.correction={correction!r} corrects an Ĥ learned from snapshot pairs; "
-            f"with data={source.source} use correction=none (or data=snapshots / trajectories)"
-        )
-    trajectory = evaluation.trajectory
-    number("evaluation.trajectory.horizon", trajectory.horizon, above=0)
-    number("evaluation.trajectory.dt", trajectory.dt, above=0)
-    integer("evaluation.trajectory.samples", trajectory.samples, 2)
-    number("timing.min_total_s", cfg.timing.min_total_s, minimum=0)
-    integer("timing.min_repeats", cfg.timing.min_repeats, 1)
-    flag("energy.enabled", cfg.energy.enabled)
-    if cfg.energy.output_dir is not None:
-        text("energy.output_dir", cfg.energy.output_dir)
-    check_hardware(cfg.hardware.device, cfg.hardware.dtype, cfg.hardware.threads)
-
-
-def shell_fractions(cfg: DictConfig) -> tuple[float, ...]:
-    """``evaluation.shell_fractions``: a non-empty list of numbers in (0, 1), the rollout
-    energy shells as fractions of the system's escape energy."""
-    node = cfg.evaluation.shell_fractions
-    items = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
-    if not isinstance(items, list) or not items:
-        raise ConfigError(
-            f"evaluation.shell_fractions={items!r} must be a non-empty list of numbers in "
-            "(0, 1): fractions of the system's escape energy"
-        )
-    key = "evaluation.shell_fractions entry"
-    return tuple(float(number(key, value, above=0, below=1)) for value in items)
-
-
-def trajectory_of(cfg: DictConfig, dim: int) -> TrajectoryStudy | None:
-    """The energy-trajectory study, or None when ``evaluation.trajectory.state`` is null; the
-    state must be ``dim`` finite numbers (the system's phase space)."""
-    node = cfg.evaluation.trajectory
-    if node.state is None:
-        return None
-    state = OmegaConf.to_container(node.state) if OmegaConf.is_config(node.state) else node.state
-    if not isinstance(state, list) or len(state) != dim:
-        raise ConfigError(
-            f"evaluation.trajectory.state={state!r} must be a list of {dim} numbers "
-            f"(q1..qn, p1..pn of the system), or null"
-        )
-    for value in state:
-        number("evaluation.trajectory.state entry", value)
-    return TrajectoryStudy(
-        np.asarray(state, dtype=float),
-        float(node.horizon),
-        float(node.dt),
-        cfg.evaluation.integrator,
-        int(node.samples),
-    )
-
-
-def data_source(cfg: DictConfig) -> DataSource:
-    """The checked ``data`` group (derivatives, snapshots, trajectories) as a DataSource."""
-    data = cfg.data
-    source = choice("data.source", data.source, SOURCES)
-    if source == "derivatives":
-        return DataSource()
-    if source in TASK_SOURCES:
-        if cfg.noise_std != 0:
-            raise ConfigError(
-                f"noise_std={cfg.noise_std!r}: data={source} is a standard HNN task whose "
-                "protocol fixes its noise; use noise_std=0"
-            )
-        path = data.get("path")
-        if path is not None:
-            text("data.path", path)
-        return DataSource(source, path=path)
-    if cfg.noise_std != 0:
-        raise ConfigError(
-            f"noise_std={cfg.noise_std!r} is noise on exact derivatives; with "
-            f"data={source} use data.state_noise_std (noise on the observed states)"
-        )
-    dt_obs = number("data.dt_obs", data.dt_obs, above=0)
-    noise = number("data.state_noise_std", data.state_noise_std, minimum=0)
-    if source == "snapshots":
-        return DataSource(source, float(dt_obs), state_noise_std=float(noise))
-    observations = integer("data.observations", data.observations, 2)
-    count = integer("data.trajectories", data.trajectories, 1, null="from train_points")
-    if count is not None and count * (observations - 1) != cfg.train_points:
-        raise ConfigError(
-            f"data.trajectories={count} × (data.observations − 1 = {observations - 1}) pairs "
-            f"must equal train_points={cfg.train_points} (or data.trajectories=null: "
-            "⌈train_points / (observations − 1)⌉ trajectories)"
-        )
-    return DataSource(source, float(dt_obs), observations, count, float(noise))
-
-
-def validation_for(validation_points: int, trainer: Trainer, is_task: bool = False) -> None:
-    """A trainer that stops on its validation error (a plateau rule) needs validation points."""
-    why = trainer.needs_validation()
-    if why is not None and is_task:
-        raise ConfigError(
-            f"the standard HNN tasks have no validation split, and {why} needs one; "
-            "use trainer.plateau_tolerance=null (the run then ends at its budget)"
-        )
-    if why is not None and validation_points < 1:
-        raise ConfigError(
-            f"validation_points={validation_points} must be >= 1 for {why}; "
-            "or switch the rule off (trainer.plateau_tolerance=null)"
-        )
-
-
-def check_task(cfg: DictConfig, system: Any, trainer: Trainer) -> None:
-    """A standard HNN task's data source: a system it fits, the point counts its protocol
-    fixes (the record's train_points / test_points are then true), the measured file found and
-    verified (``real_pendulum.locate``: a download at most, before any work), and no SWIM
-    oracle where no true H exists."""
-    source = data_source(cfg)
-    if not source.is_task:
-        return
-    if source.source == "published":
-        if system.name not in TASKS:
-            raise ConfigError(
-                f"data=published runs the standard HNN task named like the system; system "
-                f"{system.name!r} has none; allowed systems: {list(TASKS)} (e.g. task=spring)"
-            )
-        counts = point_counts(system.name)
-    else:
-        if system.name != "pendulum":
-            raise ConfigError(
-                f"data=real_pendulum is a measured pendulum: use system=pendulum_real "
-                f"(got system {system.name!r}), or task=real_pendulum"
-            )
-        counts = real_counts(source.path)
-        if getattr(trainer, "method", None) == "swim":
-            raise ConfigError(
-                "trainer method 'swim' samples with the true H at the training points, which "
-                "measured data do not have; allowed: elm, uswim, aswim"
-            )
-    task = task_name(source, system.name)
-    if system.params != PUBLISHED_PARAMS[task]:
-        raise ConfigError(
-            f"data={source.source}: the published {task} task has {system.name} parameters "
-            f"{PUBLISHED_PARAMS[task]}, not {system.params}; use task={task} (its system preset)"
-        )
-    if (cfg.train_points, cfg.test_points) != counts:
-        raise ConfigError(
-            f"train_points={cfg.train_points}, test_points={cfg.test_points} do not match "
-            f"the protocol of data={source.source} on {system.name} ({counts[0]} training, "
-            f"{counts[1]} test points); set train_points={counts[0]} test_points={counts[1]} "
-            "(task=… sets them)"
-        )
-
-
-def real_counts(path: str | None) -> tuple[int, int]:
-    """(training, test) rows of the measured pendulum's published split (the file is located and
-    verified first: a ConfigError when it cannot be)."""
-    split = published_split(*read_measurements(locate(path)))
-    return len(split.x_train), len(split.x_test)
-
-
-def no_hamiltonian(correction: str, trainer: Trainer) -> None:
-    """A correction rewrites Ĥ: refused for a trainer whose model has none (S-MLP, Adam-MLP)."""
-    if correction != "none" and not trainer.learns_hamiltonian:
-        raise ConfigError(
-            f"evaluation.correction={correction!r} corrects a learned Ĥ, and trainer "
-            f"{trainer.method!r} learns ẋ without one; use evaluation.correction=none"
-        )
-
-
-def check(
-    cfg: DictConfig, memory: int | None = None, where: str = "this machine"
-) -> tuple[Any, Trainer]:
+def check(cfg: DictConfig, memory: int | None = None, where: str = "this machine") -> RunSpec:
     """Everything that can be rejected before any work: the values, a results folder that can
     be written, the system and trainer their constructors accept, and an estimated peak
     memory within ``memory`` bytes (default: this machine's; ``resources.py``). Returns the
-    system and trainer built; raises ConfigError (a missing interpolation such as ``${nope}``
-    is one too)."""
+    run's spec (``run_spec.py``); raises ConfigError (a missing interpolation such as
+    ``${nope}`` is one too)."""
     try:
-        validate(cfg)
-        built = build(cfg, seeds_of(cfg))
-        trajectory_of(cfg, len(built[0].domain))
-        initial_rule(built[0], cfg.evaluation.initial_states, shell_fractions(cfg))
-        no_hamiltonian(cfg.evaluation.correction, built[1])
-        validation_for(cfg.validation_points, built[1], data_source(cfg).is_task)
-        check_task(cfg, *built)
-        check_memory(cfg, *built, available=memory, where=where)
+        source, shells = validate(cfg)
+        seeds = seeds_of(cfg)
+        system, trainer = build(cfg, seeds)
+        trajectory = trajectory_of(cfg, len(system.domain))
+        spec = RunSpec(cfg, seeds, source, shells, system, trainer, trajectory)
+        initial_rule(system, cfg.evaluation.initial_states, shells)
+        no_hamiltonian(cfg.evaluation.correction, trainer)
+        validation_for(cfg.validation_points, trainer, source.is_task)
+        check_task(spec)
+        check_memory(cfg, system, trainer, available=memory, where=where)
         writable_folder("results_dir", cfg.results_dir)  # last: bad values leave no folder
-        return built
+        return spec
     except OmegaConfBaseException as err:
         raise ConfigError(one_line(err)) from err
 
@@ -379,12 +142,10 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def empty_record(
-    cfg: DictConfig, resolved: dict[str, Any], run_id: str, seeds: Seeds, trainer: Trainer
-) -> dict[str, Any]:
+def empty_record(spec: RunSpec, resolved: dict[str, Any], run_id: str) -> dict[str, Any]:
     """Every schema field, filled with what is known before the run starts."""
+    cfg, seeds, source = spec.cfg, spec.seeds, spec.source
     record: dict[str, Any] = dict.fromkeys(FIELDS)
-    source = data_source(cfg)
     record.update(
         schema_version=SCHEMA_VERSION,
         run_id=run_id,
@@ -400,7 +161,7 @@ def empty_record(
         noise_std=cfg.noise_std,
         noise_relative=cfg.noise_relative,
         data_source=source.source,
-        task=None if not source.is_task else task_name(source, cfg.system.name),
+        task=spec.task,
         dt_obs=source.dt_obs,
         observations=source.observations,
         trajectories=None
@@ -419,13 +180,8 @@ def empty_record(
         started_at=now(),
         config=resolved,
     )
-    record.update(trainer.record_fields())  # may name the dtype it trained in (train_dtype)
+    record.update(spec.trainer.record_fields())  # may name the dtype it trained in (train_dtype)
     return record
-
-
-def task_name(source: DataSource, system: str) -> str:
-    """The standard HNN task of a task source: the measured pendulum, else the system's."""
-    return "real_pendulum" if source.source == "real_pendulum" else system
 
 
 def resolved_task(cfg: DictConfig) -> dict[str, Any]:
@@ -449,8 +205,7 @@ def run(cfg: DictConfig) -> str:
     """Run one configuration and write its record; return the status (``skipped`` when a
     complete record exists). A bad configuration raises ConfigError before any work and
     writes no record."""
-    system, trainer = check(cfg)
-    seeds = seeds_of(cfg)
+    spec = check(cfg)
     resolved = resolved_task(cfg)
     run_id = run_id_of(resolved)
     out_dir = Path(cfg.results_dir) / cfg.name / run_id
@@ -458,11 +213,11 @@ def run(cfg: DictConfig) -> str:
     if is_complete(record_path):
         log.info("run %s already has a complete record at %s: skipped", run_id, record_path)
         return "skipped"
-    record = empty_record(cfg, resolved, run_id, seeds, trainer)
-    record["domain"] = system.domain.tolist()
+    record = empty_record(spec, resolved, run_id)
+    record["domain"] = spec.system.domain.tolist()
     record["environment"] = environment()
     try:
-        record.update(execute(cfg, seeds, system, trainer, out_dir))
+        record.update(execute(spec, out_dir))
     except Exception as err:
         record.update(status="failed", error=f"{type(err).__name__}: {err}")
         record["fit_info"] = {"traceback": traceback.format_exc()}
@@ -498,85 +253,63 @@ def _short(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3g}"
 
 
-def execute(
-    cfg: DictConfig, seeds: Seeds, system: Any, trainer: Trainer, out_dir: Path
-) -> dict[str, Any]:
+def execute(spec: RunSpec, out_dir: Path) -> dict[str, Any]:
     """Data (untimed) → fit (timed, energy) → evaluation; the record fields it produced."""
+    cfg = spec.cfg
     threads = apply_threads(cfg.hardware.threads)
-    source = data_source(cfg)
     start = time.perf_counter()
     data = make_dataset(
-        system,
+        spec.system,
         cfg.train_points,
         cfg.test_points,
-        seeds.data,
+        spec.seeds.data,
         cfg.noise_std,
         cfg.noise_relative,
-        source,
+        spec.source,
         cfg.validation_points,
     )
     data_time = time.perf_counter() - start
-    evaluation = cfg.evaluation
-    if data.task is None:  # box data: rollout, outside and boundary sets from the domain
-        initial_states, rule = rollout_states(
-            system,
-            evaluation.rollouts,
-            evaluation.horizon,
-            seeds.eval,
-            evaluation.initial_states,
-            shell_fractions(cfg),
-        )
-        outside = make_outside_set(
-            system, evaluation.outside_points, evaluation.outside_scale, seeds.eval
-        )
-        boundary = boundary_initial_states(
-            system, evaluation.boundary_rollouts, seeds.eval, evaluation.boundary_fraction
-        )
-    device = torch.device(cfg.hardware.device)
+    # box data: the rollout, outside and boundary sets are made before the fit, so a rule
+    # that cannot be met fails in seconds, not after the training
+    settings = None if data.task is not None else rollout_settings(spec)
     if cfg.warmup:
-        warm_up(trainer, data)
-    energy_dir = Path(cfg.energy.output_dir) if cfg.energy.output_dir else out_dir / "codecarbon"
-
-    def fit_once() -> tuple[Any, float | None]:
-        synchronize(device)
-        model = trainer.fit(data)
-        synchronize(device)
-        return model, trainer.train_time_s_
-
-    with EnergyMeter(energy_dir, cfg.energy.country_iso_code, cfg.energy.enabled) as meter:
-        fits = autorange(  # timing.py: the rules
-            fit_once,
-            float(cfg.timing.min_total_s),
-            int(cfg.timing.min_repeats),
-            before_counted=meter.restart,
-        )
-    model = fits.result
-    reading = meter.reading.per_fit(fits.repeats)
-    fields: dict[str, Any] = {
-        "threads": threads,
-        "hamiltonian": is_hamiltonian(model),  # False: an MLP, whose H metrics are null
-        "fit_wall_time_s": fits.wall,
-        "data_time_s": data_time,
-        **fits.summary(threads),
-        **reading.as_dict(),
-    }
-    fields.pop("hardware")
-    fit_info = dict(trainer.fit_info_, energy_hardware=reading.hardware)
-    fields["fit_info"] = fit_info
-    for key in FROM_FIT_INFO:  # null for a trainer whose fit_info lacks them
-        fields[key] = fit_info.get(key)
-    if fit_info.get("rcond_mode") == "auto":  # the record holds the value GCV chose
-        fields["rcond"] = fit_info.get("rcond")
-    fields["learning_curve"] = trainer.learning_curve_ or None  # None: no iterations
-    own_clock = fits.own_clock
-    fields["train_time_s"] = fits.wall if own_clock is None else own_clock
-    if trainer.status_ != "ok":
-        fields.update(status=trainer.status_, error=trainer.status_message_)
+        warm_up(spec.trainer, data)
+    model, fields = timed_fit(spec, data, threads, out_dir)
+    fields["data_time_s"] = data_time
+    if spec.trainer.status_ != "ok":
+        fields.update(status=spec.trainer.status_, error=spec.trainer.status_message_)
         return fields
-    if data.task is not None:  # a standard HNN task: its own metrics and rollouts
-        fields.update(evaluate_task(model, data, system, seeds.eval, evaluation.threshold,
-                                    evaluation.energy_floor))  # fmt: skip
-        return finish(cfg, model, system, data, fields, out_dir)
+    if settings is None:  # a standard HNN task: its own metrics and rollouts
+        evaluation = cfg.evaluation
+        fields.update(evaluate_task(model, data, spec.system, spec.seeds.eval,
+                                    evaluation.threshold, evaluation.energy_floor))  # fmt: skip
+        return finish(spec, model, data, fields, out_dir)
+    # the backward-error correction changes Ĥ for the H metrics only (correction.py)
+    scored = corrected(
+        model, cfg.evaluation.correction, spec.source.dt_obs, data.anchor, data.anchor_H
+    )
+    # same bits, less kernel time: at width 5000 the (20 000 × M) temporaries of the test
+    # errors were mapped and page-faulted afresh on every call (7.0 s → 5.0 s measured)
+    with tuned_malloc():
+        fields.update(evaluate(scored, data, spec.system, *settings))
+    return finish(spec, model, data, fields, out_dir)
+
+
+def rollout_settings(spec: RunSpec) -> tuple[RolloutSettings, Any]:
+    """The evaluation's rollout settings and outside-the-box set, from the domain."""
+    system, evaluation, seed = spec.system, spec.cfg.evaluation, spec.seeds.eval
+    initial_states, rule = rollout_states(
+        system,
+        evaluation.rollouts,
+        evaluation.horizon,
+        seed,
+        evaluation.initial_states,
+        spec.shells,
+    )
+    outside = make_outside_set(system, evaluation.outside_points, evaluation.outside_scale, seed)
+    boundary = boundary_initial_states(
+        system, evaluation.boundary_rollouts, seed, evaluation.boundary_fraction
+    )
     settings = RolloutSettings(
         initial_states,
         evaluation.horizon,
@@ -588,26 +321,57 @@ def execute(
         scaled_box(system.domain, evaluation.divergence_scale),
         rule,
     )
-    # the backward-error correction changes Ĥ for the H metrics only (correction.py)
-    scored = corrected(model, evaluation.correction, source.dt_obs, data.anchor, data.anchor_H)
-    # same bits, less kernel time: at width 5000 the (20 000 × M) temporaries of the test
-    # errors were mapped and page-faulted afresh on every call (7.0 s → 5.0 s measured)
-    with tuned_malloc():
-        fields.update(evaluate(scored, data, system, settings, outside))
-    return finish(cfg, model, system, data, fields, out_dir)
+    return settings, outside
+
+
+def timed_fit(spec: RunSpec, data: Any, threads: int, out_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """The timed fit, repeated when short (``timing.py``), under the energy meter; the model
+    and the record fields of the training (clocks, energy, what the trainer reports)."""
+    cfg, trainer = spec.cfg, spec.trainer
+    device = torch.device(cfg.hardware.device)
+    energy_dir = Path(cfg.energy.output_dir) if cfg.energy.output_dir else out_dir / "codecarbon"
+
+    def fit_once() -> tuple[Any, float | None]:
+        synchronize(device)
+        model = trainer.fit(data)
+        synchronize(device)
+        return model, trainer.train_time_s_
+
+    with EnergyMeter(energy_dir, cfg.energy.country_iso_code, cfg.energy.enabled) as meter:
+        fits = autorange(
+            fit_once,
+            float(cfg.timing.min_total_s),
+            int(cfg.timing.min_repeats),
+            before_counted=meter.restart,
+        )
+    model = fits.result
+    reading = meter.reading.per_fit(fits.repeats)
+    fields: dict[str, Any] = {
+        "threads": threads,
+        "hamiltonian": is_hamiltonian(model),  # False: an MLP, whose H metrics are null
+        "fit_wall_time_s": fits.wall,
+        **fits.summary(threads),
+        **reading.as_dict(),
+    }
+    fields.pop("hardware")
+    fields["fit_info"] = dict(trainer.fit_info_, energy_hardware=reading.hardware)
+    fields.update(trainer.fitted_fields())
+    fields["learning_curve"] = trainer.learning_curve_ or None  # None: no iterations
+    own_clock = fits.own_clock
+    fields["train_time_s"] = fits.wall if own_clock is None else own_clock
+    return model, fields
 
 
 def finish(
-    cfg: DictConfig, model: Any, system: Any, data: Any, fields: dict[str, Any], out_dir: Path
+    spec: RunSpec, model: Any, data: Any, fields: dict[str, Any], out_dir: Path
 ) -> dict[str, Any]:
     """After the evaluation: the energy-trajectory study (when asked for), the status, the
     saved model; returns ``fields``."""
-    study = trajectory_of(cfg, data.x_train.shape[1])
-    if study is not None:  # written before the record, so a complete record has its file
-        fields["trajectory"], arrays = trajectory_study(model, system, study)
+    if spec.trajectory is not None:  # written before the record, so a complete record has it
+        fields["trajectory"], arrays = trajectory_study(model, spec.system, spec.trajectory)
         write_trajectory(out_dir / TRAJECTORY_FILE, arrays)
     fields["status"] = "ok"
-    if cfg.save_model:
+    if spec.cfg.save_model:
         out_dir.mkdir(parents=True, exist_ok=True)
         model.save(
             out_dir / "model",

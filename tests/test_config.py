@@ -8,7 +8,8 @@ from hydra.utils import instantiate
 
 from conftest import CONF
 from hnnbench import systems
-from hnnbench.runner import build, seeds_of, validate
+from hnnbench.run_spec import seeds_of, validate
+from hnnbench.runner import build
 from hnnbench.trainers import (
     AdamTrainer,
     AdamTunedTrainer,

@@ -21,7 +21,7 @@ from test_config import composed
 #: (command line, text the one line must contain): one case per path an error can take;
 #: {file} is a plain file. More values go in-process below.
 COMMAND_LINE_CASES = [
-    (["hidden_width=abc"], "hidden_width='abc' must be an integer >= 1"),  # runner.validate
+    (["hidden_width=abc"], "hidden_width='abc' must be an integer >= 1"),  # run_spec.validate
     (["trainer=nope"], "Could not find 'trainer/nope'; allowed: ['adam', 'adam_chaotic'"),  # Hydra
     (["foo=1"], "Could not override 'foo'"),  # Hydra, with OmegaConf's cause
     (["trainer.solver=magic"], "trainer: unknown solver 'magic'; allowed: ['gelsd'"),  # trainer
@@ -199,8 +199,9 @@ def test_a_rejected_run_writes_no_record(tmp_path: Path) -> None:
 
 
 def test_a_good_configuration_passes_and_creates_the_results_folder(tmp_path: Path) -> None:
-    system, trainer = check(composed(f"results_dir={tmp_path / 'new'}", "system=spring"))
-    assert system.name == "spring" and trainer.hidden_width == 200
+    spec = check(composed(f"results_dir={tmp_path / 'new'}", "system=spring"))
+    assert spec.system.name == "spring" and spec.trainer.hidden_width == 200
+    assert spec.source.source == "derivatives" and spec.task is None
     assert (tmp_path / "new").is_dir() and not list((tmp_path / "new").iterdir())
 
 

@@ -24,7 +24,8 @@ from hnnbench.report.energy_study import energy_study_data
 from hnnbench.report.frame import to_frame
 from hnnbench.report.matched import problems_of
 from hnnbench.report.prior import prior_data, prior_display
-from hnnbench.runner import build, check, run, seeds_of
+from hnnbench.run_spec import seeds_of
+from hnnbench.runner import build, check, run
 from hnnbench.trainers import AdamMLPTrainer, AdamTrainer, SampledTrainer, SMLPTrainer
 from hnnbench.trainers.lstsq import FeatureLeastSquares, solve
 from test_config import composed

@@ -19,7 +19,8 @@ from hnnbench.data import make_dataset
 from hnnbench.hardware import torch_threads
 from hnnbench.network import HamiltonianNet
 from hnnbench.record import FIELDS
-from hnnbench.runner import build, check, run, seeds_of
+from hnnbench.run_spec import seeds_of
+from hnnbench.runner import build, check, run
 from hnnbench.trainers import AdamTrainer, AdamTunedTrainer, LBFGSTrainer
 from hnnbench.trainers.adam import PLATEAU_LR_FLOOR, AdamMLPTrainer
 from hnnbench.trainers.backprop import BackpropTrainer

@@ -19,7 +19,8 @@ from hnnbench.evaluate import RolloutSettings, evaluate
 from hnnbench.metrics import METRICS, names, summarised
 from hnnbench.model import VectorFieldModel, is_hamiltonian
 from hnnbench.record import FIELDS
-from hnnbench.runner import build, seeds_of
+from hnnbench.run_spec import seeds_of
+from hnnbench.runner import build
 from hnnbench.trainers import Trainer
 from test_config import TRAINERS, composed
 

@@ -45,7 +45,7 @@ TRAINER_KEYS = ("batch_size", "lr", "weight_decay", "grad_mode")
 def preset() -> tuple[dict[str, Any], dict[str, Any], int]:
     """(record fields, trainer settings, the full protocol's steps) of the paper's Adam preset:
     the composed config of ``experiment=paper_headline_adam`` (its run 0)."""
-    from hnnbench.runner import seeds_of
+    from hnnbench.run_spec import seeds_of
 
     cfg = composed(PRESET_EXPERIMENT)
     seeds = seeds_of(cfg)

@@ -249,6 +249,10 @@ class BackpropTrainer(Trainer):
     def record_fields(self) -> dict[str, Any]:
         return {**super().record_fields(), "dtype": self.effective_dtype, "depth": self.depth}
 
+    def fitted_fields(self) -> dict[str, Any]:
+        return {**super().fitted_fields(), "stopped_by": self.stopped_by_,
+                "converged": self.converged_}  # fmt: skip
+
     def warmup_copy(self) -> BackpropTrainer:
         tiny = super().warmup_copy()
         tiny.steps, tiny.eval_every, tiny.max_seconds = 2, 1, None

@@ -79,6 +79,12 @@ class Trainer(ABC):
         the runner refuses ``validation_points=0`` before any work when it does."""
         return None
 
+    def fitted_fields(self) -> dict[str, Any]:
+        """The record fields only a fit knows (after ``fit``): ``effective_rank`` (a
+        least-squares solve's), ``stopped_by`` and ``converged`` (an iterative trainer's);
+        None here, so every record has them."""
+        return {"effective_rank": None, "stopped_by": None, "converged": None}
+
     def record_fields(self) -> dict[str, Any]:
         """The record's identity fields this trainer fills (``solver``, ``rcond``: None here;
         ``depth``: hidden layers, 1 unless a backprop trainer is given more); they override the

@@ -180,6 +180,12 @@ class SampledTrainer(Trainer):
             "rcond_mode": mode,
         }
 
+    def fitted_fields(self) -> dict[str, Any]:
+        fields = {**super().fitted_fields(), "effective_rank": self.fit_info_["effective_rank"]}
+        if self.rcond == "auto":  # the record holds the value GCV chose
+            fields["rcond"] = self.fit_info_["rcond"]
+        return fields
+
     def fit(self, data: Dataset) -> TanhNet:
         if self.sampler == "swim" and data.H_train is None:
             raise ValueError(
