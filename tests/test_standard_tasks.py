@@ -333,6 +333,9 @@ def test_the_experiments_sweep_every_task_and_both_sides():
     assert {j[2] for j in full if "trainer=aswim" in j} == {
         f"hidden_width={w}" for w in (50, 100, 200, 400, 800, 1600)
     }
+    fidelity = sweep_of("standard_tasks_fidelity")  # the published models only, uncapped
+    assert len(fidelity) == 4 * 2 * 3
+    assert {j[1] for j in fidelity} == {"trainer=hnn_published", "trainer=mlp_published"}
 
 
 # ---------------------------------------------------------------- end to end and the report
