@@ -428,6 +428,9 @@ def test_real_pendulum_end_to_end(tmp_path):
     assert record["standard_task"]["energy_times"] == 110
     # the published HNN scores 5.96e-3 test MSE and 1.45e-2 energy MSE here
     assert 1e-3 < float(record["test_mse"]) < 3e-2
+    # no true H: the report leaves the H figures out rather than failing on them
+    build_report([record], tmp_path / "report")
+    assert "## Standard HNN tasks" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_lite_cuts_and_contended_timings_are_said(spring_records):
