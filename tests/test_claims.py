@@ -3,6 +3,7 @@ verdict rules, the report's first section, the experiments and a tiny end-to-end
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -429,3 +430,15 @@ def test_the_regime_says_converged_capped_or_budget() -> None:
     assert regime(converged=False, stopped_by="steps") == "capped at 30 steps (0/2 converged)"
     assert regime(converged=False, stopped_by="max_seconds") == "within a budget of 10 s"
     assert regime() == "within a budget of 10 s"  # records from before the plateau rule
+
+
+def test_configurations_alike_but_for_their_budget_are_named_by_it() -> None:
+    setups = [{"steps": 200000, "max_seconds": 8, "history_size": 20}, {"steps": 8000,
+              "max_seconds": 150, "history_size": 20}]  # fmt: skip
+    configs = pd.DataFrame({"label": ["lbfgs w=200 lr=1"] * 2 + ["adam w=200 lr=0.001"],
+                            "setup": [json.dumps(s) for s in setups] + ["{}"]})  # fmt: skip
+    assert m.unique_labels(configs)["label"].tolist() == [
+        "lbfgs w=200 lr=1 (max_seconds=8, steps=200000)",
+        "lbfgs w=200 lr=1 (max_seconds=150, steps=8000)",
+        "adam w=200 lr=0.001",
+    ]

@@ -29,6 +29,7 @@ width, setup).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -309,18 +310,30 @@ def config_label(row: Mapping[str, Any]) -> str:
 
 
 def unique_labels(configs: pd.DataFrame) -> pd.DataFrame:
-    """Number repeated labels (configurations that differ only in their trainer setup, e.g. the
-    solver) by their setup's order, so every label names one configuration."""
+    """Repeated labels (configurations that differ only in the rest of their trainer config, e.g.
+    a budget or a solver) get the settings in which they differ, so every label names one
+    configuration: 'lbfgs w=200 lr=1 (max_seconds=150, steps=8000)'."""
     repeated = configs["label"].duplicated(keep=False)
-    if repeated.any():
-        order = {setup: i for i, setup in enumerate(sorted(set(configs["setup"])), start=1)}
-        configs.loc[repeated, "label"] = [
-            f"{label} (setup {order[setup]})"
-            for label, setup in zip(
-                configs.loc[repeated, "label"], configs.loc[repeated, "setup"], strict=True
-            )
-        ]
+    for label, group in configs[repeated].groupby("label", sort=False):
+        setups = {text: json.loads(text) for text in set(group["setup"])}
+        differ = sorted(
+            {key for setup in setups.values() for key in setup}
+            - {key for key in next(iter(setups.values())) if _same(setups.values(), key)}
+        )
+        for index in group.index if differ else ():
+            setup = setups[configs.at[index, "setup"]]
+            settings = ", ".join(f"{key}={_setting(setup.get(key))}" for key in differ)
+            configs.at[index, "label"] = f"{label} ({settings})"
     return configs
+
+
+def _same(setups: Iterable[Mapping[str, Any]], key: str) -> bool:
+    return len({json.dumps(setup.get(key), sort_keys=True) for setup in setups}) == 1
+
+
+def _setting(value: Any) -> str:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return fmt(value) if number else str(value)
 
 
 LADDER_ORDER = ["time_median", "error_median", "method", "device", "hidden_width", "setup"]
