@@ -281,10 +281,6 @@ def problem_verdicts(
     return out
 
 
-def _spread(result: Any | None, attribute: str) -> Spread | None:
-    return None if result is None else getattr(result, attribute)
-
-
 def verdicts(problems: Sequence[Problem], thresholds: Thresholds = THRESHOLDS) -> list[Verdict]:
     """Every problem's verdicts, in problem order."""
     return [v for p in problems for v in problem_verdicts(p, p.title, thresholds)]
