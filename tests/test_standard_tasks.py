@@ -327,7 +327,7 @@ def test_the_experiments_sweep_every_task_and_both_sides():
     full = sweep_of("standard_tasks")
     for jobs in (lite, full):
         assert {j[0] for j in jobs} == {f"task={t}" for t in standard_tasks.TASKS}
-    assert len(lite) == 5 * (2 * 1 + 2 * 3 * 2)
+    assert len(lite) == 5 * (3 * 1 + 2 * 3 * 2)
     backprop = [j for j in full if "trainer=hnn_published" in j]
     assert len(backprop) == 5 * 5 and all("hidden_width=200" in j for j in backprop)
     assert {j[2] for j in full if "trainer=aswim" in j} == {
