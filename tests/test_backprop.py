@@ -230,7 +230,7 @@ def test_float32_run_writes_dtype_float32(tmp_path):
         "system=spring", "trainer=adam_tuned", "trainer.train_dtype=float32", "hidden_width=8",
         "train_points=100", "test_points=50", "adam_steps=10", "evaluation.rollouts=1",
         "evaluation.horizon=0.2", "evaluation.dt=0.05", "energy.enabled=false", "progress=false",
-        f"results_dir={tmp_path}", "save_model=false",
+        f"results_dir={tmp_path}", "save_model=false", "timing.min_total_s=0",
     )  # fmt: skip
     assert run(cfg) == "ok"
     (record_path,) = tmp_path.glob("*/*/record.json")

@@ -178,7 +178,7 @@ def tiny(results: Path, *overrides: str) -> list[str]:
         "train_points=400", "test_points=200", "adam_steps=40", "adam_eval_every=20",
         "evaluation.rollouts=2", "evaluation.horizon=1.0", "evaluation.dt=0.05",
         "evaluation.boundary_rollouts=1", "evaluation.outside_points=100", "energy.enabled=false",
-        "warmup=false", "progress=false", "save_model=false",
+        "warmup=false", "progress=false", "save_model=false", "timing.min_total_s=0",
         "evaluation.integrator=symplectic_euler",
         *overrides,
     ]  # fmt: skip

@@ -120,6 +120,7 @@ def test_the_record_holds_the_chosen_rcond_and_the_noise_mode(tmp_path):
         "warmup=false",
         "save_model=false",
         "hardware.threads=1",
+        "timing.min_total_s=0",
         f"results_dir={tmp_path}",
     ]
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

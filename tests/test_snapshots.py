@@ -209,6 +209,7 @@ def test_both_trainers_see_the_same_pairs_through_the_runner(tmp_path: Path, mon
         "evaluation.outside_points=20",
         "evaluation.boundary_rollouts=1",
         "evaluation.correction=first",
+        "timing.min_total_s=0",
     ]
     for trainer in ("aswim", "adam"):
         assert run(composed(*common, f"trainer={trainer}")) == "ok"
