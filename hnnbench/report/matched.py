@@ -316,10 +316,8 @@ def unique_labels(configs: pd.DataFrame) -> pd.DataFrame:
     repeated = configs["label"].duplicated(keep=False)
     for label, group in configs[repeated].groupby("label", sort=False):
         setups = {text: json.loads(text) for text in set(group["setup"])}
-        differ = sorted(
-            {key for setup in setups.values() for key in setup}
-            - {key for key in next(iter(setups.values())) if _same(setups.values(), key)}
-        )
+        keys = {key for setup in setups.values() for key in setup}
+        differ = sorted(key for key in keys if not _same(setups.values(), key))
         for index in group.index if differ else ():
             setup = setups[configs.at[index, "setup"]]
             settings = ", ".join(f"{key}={_setting(setup.get(key))}" for key in differ)

@@ -34,7 +34,13 @@ from hnnbench.report import matched, verdicts
 from hnnbench.report.analysis import Analysis, Context
 from hnnbench.report.document import Block, Items, Note, Para, Table, fmt
 from hnnbench.report.frame import to_frame
-from hnnbench.report.numbers import as_float, seed_spread, spread_text
+from hnnbench.report.numbers import (
+    as_float,
+    seed_spread,
+    spread_cells,
+    spread_columns,
+    spread_text,
+)
 
 TASKS = ("spring", "pendulum", "two_body", "three_body", "real_pendulum")
 #: where the issue asks our published-protocol models to land within FIDELITY_FACTOR
@@ -168,8 +174,7 @@ def comparison_data(frame: pd.DataFrame, published: pd.DataFrame) -> pd.DataFram
             "seeds": len(runs),
         }
         for metric in (*METRICS, *TIMES):
-            median, low, high = seed_spread(runs[metric].to_numpy(dtype=float))
-            row |= {f"{metric}_median": median, f"{metric}_min": low, f"{metric}_max": high}
+            row |= spread_columns(metric, runs[metric].to_numpy(dtype=float))
         for metric in METRICS[:3]:
             row[f"{metric}_published"] = published_value(published, task, keys.get(model), metric)
         rows.append(row)
@@ -182,21 +187,11 @@ def comparison_display(data: pd.DataFrame) -> pd.DataFrame:
     out["width × depth"] = [f"{w} × {d}" for w, d in zip(data["width"], data["depth"], strict=True)]
     out["seeds"] = data["seeds"]
     for metric in METRICS:
-        out[LABELS[metric]] = [
-            spread_text(m, lo, hi)
-            for m, lo, hi in zip(
-                data[f"{metric}_median"], data[f"{metric}_min"], data[f"{metric}_max"], strict=True
-            )
-        ]
+        out[LABELS[metric]] = spread_cells(data, metric)
         if f"{metric}_published" in data:
             out[f"{LABELS[metric]}, published"] = data[f"{metric}_published"].map(fmt)
     for metric, label in TIMES.items():
-        out[label] = [
-            spread_text(m, lo, hi)
-            for m, lo, hi in zip(
-                data[f"{metric}_median"], data[f"{metric}_min"], data[f"{metric}_max"], strict=True
-            )
-        ]
+        out[label] = spread_cells(data, metric)
     return out
 
 
