@@ -55,6 +55,9 @@ def test_rerun_replaces_a_truncated_record(tmp_path: Path, tiny_args: list[str])
     assert no_temporary_files(tmp_path / "results")
 
 
+# ≈ 14 s (three sweeps in subprocesses): in make test-slow; a record that cannot be written is
+# also covered in make test by test_failed_run_whose_record_cannot_be_written_reports_both
+@pytest.mark.slow
 def test_full_disk_during_a_sweep_keeps_earlier_records(
     tmp_path: Path, tiny_args: list[str]
 ) -> None:
